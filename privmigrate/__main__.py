@@ -1,0 +1,3 @@
+from privmigrate.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Everything that talks over the network: one module per provider or platform."""

@@ -1,0 +1,81 @@
+"""The one httpx client factory and the one tenacity retry policy used by every channel.
+
+Clients retry only what a provider documents as transient (throttling, system busy, 5xx,
+connection failures before the request was sent). A timeout after the request was sent
+means the outcome is unknown: callers decide whether that may be retried (an idempotent
+read may, a send never blindly).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+import tenacity
+
+from privmigrate import __version__
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+USER_AGENT = f"privmigrate/{__version__}"
+
+
+class TransientError(Exception):
+    """A failure worth retrying (rate limit, system busy, 5xx, connect error)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def make_client(
+    base_url: str,
+    *,
+    timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+    transport: httpx.BaseTransport | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Client:
+    """An httpx client with privmigrate's defaults; pass ``transport`` in unit tests."""
+    return httpx.Client(
+        base_url=base_url,
+        timeout=timeout,
+        transport=transport,
+        headers={"User-Agent": USER_AGENT, **(headers or {})},
+        trust_env=False,  # no proxies from the environment: payloads carry personal data
+    )
+
+
+def _wait(retry_state: tenacity.RetryCallState, base: tenacity.wait.wait_base) -> float:
+    exc = retry_state.outcome.exception() if retry_state.outcome else None
+    if isinstance(exc, TransientError) and exc.retry_after is not None:
+        return min(exc.retry_after, 60.0)
+    return base(retry_state)
+
+
+def with_retries(
+    call: Callable[[], T],
+    *,
+    attempts: int = 5,
+    initial: float = 0.5,
+    maximum: float = 30.0,
+    retry_on: tuple[type[BaseException], ...] = (TransientError, httpx.ConnectError),
+    sleep: Callable[[float], Any] | None = None,
+) -> T:
+    """Run ``call`` with exponential backoff and jitter on transient failures.
+
+    After ``attempts`` tries the last exception is re-raised unchanged.
+    """
+    base = tenacity.wait_exponential_jitter(initial=initial, max=maximum)
+    kwargs: dict[str, Any] = {}
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=lambda rs: _wait(rs, base),
+        retry=tenacity.retry_if_exception_type(retry_on),
+        reraise=True,
+        **kwargs,
+    )
+    return retrying(call)

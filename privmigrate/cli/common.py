@@ -1,0 +1,133 @@
+"""What every command shares: options, the error boundary, JSON and terminal output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+
+from privmigrate.errors import ExitCode, PrivmigrateError
+from privmigrate.progress import NULL_PROGRESS, Progress
+from privmigrate.workspace import WORKSPACE_ENV, Workspace
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+stdout = Console(highlight=False, soft_wrap=True)
+
+WorkspaceOption = typer.Option(
+    None,
+    "--workspace",
+    "-w",
+    envvar=WORKSPACE_ENV,
+    help="Workspace folder (default: the current directory).",
+    show_default=False,
+)
+JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout instead of tables.")
+
+
+def workspace(path: Path | None) -> Workspace:
+    return Workspace.at(path)
+
+
+def fail(message: str, code: ExitCode = ExitCode.USER_ERROR) -> typer.Exit:
+    """Print ``Error: message`` on stderr and return the Exit to raise."""
+    stderr.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False)
+    return typer.Exit(int(code))
+
+
+def handle_errors(func: F) -> F:
+    """The one place PrivmigrateError becomes a message and an exit code (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PrivmigrateError as exc:
+            raise fail(_escape(exc.message), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted; what was committed is kept, rerun to resume", ExitCode.PARTIAL)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def emit_json(payload: Any) -> None:
+    """One JSON object on stdout (for scripts)."""
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False, default=_default, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def interactive() -> bool:
+    """True when a person is watching (a TTY and not CI/cron)."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+class RichProgressAdapter:
+    """Plugs a rich progress bar into the library's Progress protocol."""
+
+    def __init__(self) -> None:
+        self._bar = RichProgress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
+        )
+        self._task: Any = None
+        self._bar.start()
+
+    def start(self, label: str, total: int | None = None) -> None:
+        if self._task is not None:
+            self._bar.remove_task(self._task)
+        self._task = self._bar.add_task(label, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        if self._task is not None:
+            self._bar.advance(self._task, amount)
+
+    def finish(self) -> None:
+        self._bar.stop()
+
+
+@contextmanager
+def progress(enabled: bool = True) -> Iterator[Progress]:
+    """A rich progress bar on a terminal, nothing in cron, CI or with --json."""
+    if not (enabled and interactive()):
+        yield NULL_PROGRESS
+        return
+    adapter = RichProgressAdapter()
+    try:
+        yield adapter
+    finally:
+        adapter.finish()

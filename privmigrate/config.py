@@ -1,0 +1,122 @@
+"""privmigrate.toml: reading it, and the helpers every section's parser uses.
+
+Each feature owns its own section (``[load]``, ``[segment]``, ``[invite]``, ``[audience]``,
+``[track]``, ``[report]``, ``[run]``) and parses it with the ``Section`` helper below, so that
+every config error names the key and says what to write instead. Credentials never live in
+this file: they come from environment variables (see ``env_secret``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from privmigrate.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The parsed TOML at ``path``, or ``{}`` when there is none (every key has a default)."""
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the line it names") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+@dataclass
+class Section:
+    """A view of one ``[name]`` table that reports errors by their dotted key."""
+
+    name: str
+    data: dict[str, Any] = field(default_factory=dict)
+    path: str = "privmigrate.toml"
+
+    @classmethod
+    def of(cls, raw: dict[str, Any], name: str, path: str = "privmigrate.toml") -> Section:
+        node: Any = raw
+        for part in name.split("."):
+            node = node.get(part, {}) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            raise ConfigError(f"{path}: [{name}] must be a table")
+        return cls(name, node, path)
+
+    def key(self, key: str) -> str:
+        return f"{self.name}.{key}"
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {self.key(key)} {problem}")
+
+    def get(self, key: str, kind: type[T] | tuple[type, ...], default: T) -> T:
+        """The value at ``key`` checked against ``kind``, or ``default`` when absent."""
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.fail(key, f"must be {_kind_name(kinds)}, not a true/false value")
+        if not isinstance(value, kinds):
+            raise self.fail(key, f"must be {_kind_name(kinds)}, got {value!r}")
+        return value  # type: ignore[return-value]
+
+    def number(self, key: str, default: float, *, lo: float | None = None,
+               hi: float | None = None) -> float:
+        value = self.get(key, (int, float), default)
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise self.fail(key, f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    def choice(self, key: str, choices: Iterable[str], default: str) -> str:
+        options = list(choices)
+        value = self.get(key, str, default)
+        if value not in options:
+            raise self.fail(key, f"must be one of {', '.join(options)}, got {value!r}")
+        return value
+
+    def table(self, key: str) -> Section:
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table")
+        return Section(self.key(key), value, self.path)
+
+    def tables(self, key: str) -> list[Section]:
+        """An array of tables (``[[name.key]]``)."""
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail(key, "must be an array of tables ([[...]] entries)")
+        return [Section(f"{self.key(key)}[{i}]", v, self.path) for i, v in enumerate(value)]
+
+    def unknown_keys(self, known: Iterable[str]) -> None:
+        """Reject typos: a key this section does not know is an error naming the known ones."""
+        allowed = set(known)
+        for key in self.data:
+            if key not in allowed:
+                raise self.fail(key, f"is not a known key; known keys: {', '.join(sorted(allowed))}")
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+             list: "a list", dict: "a table"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def env_secret(name: str, purpose: str) -> str:
+    """A credential from the environment; a clear error when it is missing."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(
+            f"{purpose} needs the environment variable {name}; export it (never put it in "
+            "privmigrate.toml or on the command line)"
+        )
+    return value

@@ -1,0 +1,96 @@
+"""The on-disk tables every command shares, and their atomic parquet I/O.
+
+orders.parquet is the spine of the pipeline (see docs/design.md "The order table").
+Money is ``decimal128(18, 2)`` yuan on disk so every sum is exact to the fen; in memory the
+core works in whole fen (int64) — ``read_orders`` adds ``amount_fen``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from privmigrate.errors import InputError
+from privmigrate.workspace import atomic_path
+
+AMOUNT_TYPE = pa.decimal128(18, 2)
+TIME_TYPE = pa.timestamp("us")
+
+ORDER_STATUSES = ("paid", "refunded", "cancelled", "unpaid")
+PHONE_STATUSES = ("valid", "masked", "virtual", "invalid", "missing")
+
+ORDERS_SCHEMA = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("order_id", pa.string(), nullable=False),
+        pa.field("customer_id", pa.string()),
+        pa.field("buyer_id", pa.string()),
+        pa.field("name", pa.string()),
+        pa.field("phone", pa.string()),
+        pa.field("phone_status", pa.string(), nullable=False),
+        pa.field("ordered_at", TIME_TYPE),
+        pa.field("paid_at", TIME_TYPE),
+        pa.field("amount", AMOUNT_TYPE),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("product", pa.string()),
+        pa.field("province", pa.string()),
+        pa.field("city", pa.string()),
+        # 1 for a real order; n for an aggregated row (有赞 customer export: 消费次数)
+        pa.field("order_count", pa.int32(), nullable=False),
+        # True when the export says the buyer is already a WeCom friend (有赞 企微好友, 视频号 企微)
+        pa.field("wecom_friend", pa.bool_()),
+    ]
+)
+ORDER_COLUMNS = ORDERS_SCHEMA.names
+
+
+def write_table_atomic(table: pa.Table, target: Path) -> None:
+    """Write ``table`` as parquet to ``target`` atomically (temp + rename), mode 0600."""
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp, compression="zstd", row_group_size=1_000_000)
+
+
+def empty_orders() -> pa.Table:
+    return ORDERS_SCHEMA.empty_table()
+
+
+def read_orders_table(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """orders.parquet as an Arrow table (an empty one when the workspace has none yet)."""
+    if not path.exists():
+        table = empty_orders()
+        return table.select(columns) if columns else table
+    try:
+        return pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(
+            f"{path}: cannot read the order table ({exc}); run `privmigrate load` again"
+        ) from exc
+
+
+def amount_fen(amount: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Exact whole fen (int64) from decimal yuan."""
+    return pc.cast(pc.multiply(amount, pa.scalar(100, AMOUNT_TYPE)), pa.int64())
+
+
+def read_orders(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """orders.parquet as pandas, strings pyarrow-backed, money as int64 ``amount_fen``."""
+    wanted = columns
+    if columns is not None and "amount_fen" in columns:
+        wanted = [c for c in columns if c != "amount_fen"]
+        if "amount" not in wanted:
+            wanted.append("amount")
+    table = read_orders_table(path, wanted)
+    if "amount" in table.column_names:
+        idx = table.column_names.index("amount")
+        table = table.set_column(idx, "amount_fen", amount_fen(table.column("amount")))
+    return table.to_pandas(types_mapper=_types_mapper)
+
+
+def _types_mapper(t: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return pd.StringDtype("pyarrow")
+    return None

@@ -50,6 +50,115 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "track_0001_wecom_conversions",
+        """
+        -- Every WeCom add seen (API read-back or export file); one row per add event, so a
+        -- re-add after deletion or an add to a second staff member is a new row.
+        -- remark_phones holds normalised mobiles typed by staff (personal data: it stays in
+        -- this 0600 database and is never printed).
+        CREATE TABLE wecom_contacts (
+            external_userid TEXT NOT NULL,
+            staff           TEXT NOT NULL DEFAULT '',
+            added_at        TEXT NOT NULL,          -- Asia/Shanghai wall time, ISO
+            state           TEXT,                   -- 联系我 state or 获客链接 customer_channel
+            remark_phones   TEXT,                   -- ';'-joined normalised mobiles, or NULL
+            source          TEXT NOT NULL,          -- api, file
+            source_ref      TEXT,                   -- file name or link_id
+            first_seen_at   TEXT NOT NULL,
+            last_seen_at    TEXT NOT NULL,
+            PRIMARY KEY (external_userid, staff, added_at)
+        );
+        -- One row per converted person: the first add counts, later adds only bump `adds`.
+        -- customer_id is NULL for a per-batch (customer_channel) add nobody could be matched to.
+        CREATE TABLE conversions (
+            conversion_id   INTEGER PRIMARY KEY,
+            customer_id     TEXT UNIQUE,
+            external_userid TEXT NOT NULL UNIQUE,
+            staff           TEXT,
+            added_at        TEXT NOT NULL,
+            state           TEXT,
+            source          TEXT NOT NULL CHECK (source IN ('api', 'file')),
+            match_method    TEXT NOT NULL
+                            CHECK (match_method IN ('state', 'remark_mobile', 'customer_channel')),
+            invitation_id,                          -- NULL unless attributed (no type:
+                                                    -- stored as invitations has it)
+            attributed      INTEGER NOT NULL CHECK (attributed IN (0, 1)),
+            reason          TEXT NOT NULL,          -- attributed, late, before_invitation,
+                                                    -- holdout, organic
+            nearest_invitation_id,                  -- invitation a late/early add was near
+            batch_id        TEXT,
+            campaign        TEXT,
+            template_id     TEXT,
+            variant         TEXT,
+            adds            INTEGER NOT NULL DEFAULT 1,
+            recorded_at     TEXT NOT NULL,
+            updated_at      TEXT
+        );
+        CREATE INDEX conversions_invitation ON conversions (invitation_id);
+        -- Cached WeCom access tokens (2 h lifetime), keyed by a hash of corp id + secret.
+        CREATE TABLE wecom_tokens (
+            key         TEXT PRIMARY KEY,
+            token       TEXT NOT NULL,
+            expires_at  REAL NOT NULL               -- unix seconds
+        );
+        """,
+    ),
+    (
+        "invite_0001_invitations",
+        """
+        -- One row per planned invitation; written before anything is sent (docs/invite.md).
+        CREATE TABLE invitations (
+            invitation_id TEXT PRIMARY KEY,        -- <yyyymmdd>-<channel>-<customer_id>
+            night         TEXT NOT NULL,           -- YYYY-MM-DD the plan is for
+            batch_id      TEXT NOT NULL,           -- <yyyymmdd>-<channel>
+            campaign      TEXT NOT NULL,
+            customer_id   TEXT NOT NULL,
+            channel       TEXT NOT NULL CHECK (channel IN ('sms', 'call')),
+            template_id   TEXT NOT NULL,
+            variant       TEXT,
+            offer         TEXT,
+            staff         TEXT,                    -- staff userid (WeCom)
+            state         TEXT,                    -- 联系我 state (call) / customer_channel (sms)
+            planned_at    TEXT NOT NULL,
+            status        TEXT NOT NULL DEFAULT 'planned'
+                          CHECK (status IN ('planned', 'sending', 'accepted', 'failed',
+                                            'unknown', 'called')),
+            provider      TEXT,
+            provider_code TEXT,
+            provider_ref  TEXT,
+            sent_at       TEXT
+        );
+        CREATE INDEX invitations_customer ON invitations (customer_id, night);
+        CREATE INDEX invitations_night ON invitations (night, channel, status);
+        CREATE INDEX invitations_state ON invitations (state);
+        -- The control group: customers held out of a campaign, recorded on the night they
+        -- would have been invited; never invited afterwards.
+        CREATE TABLE holdouts (
+            night       TEXT NOT NULL,
+            campaign    TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            segment     TEXT,
+            PRIMARY KEY (campaign, customer_id)
+        );
+        CREATE TABLE suppressions (
+            phone      TEXT NOT NULL,              -- normalised mobile (personal data)
+            channel    TEXT NOT NULL CHECK (channel IN ('sms', 'call', 'all')),
+            reason     TEXT NOT NULL,
+            source     TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (phone, channel)
+        );
+        -- One row per planned night: its summary (manifest) and the plan file's checksum.
+        CREATE TABLE invite_nights (
+            night       TEXT PRIMARY KEY,
+            campaign    TEXT NOT NULL,
+            planned_at  TEXT NOT NULL,
+            plan_sha256 TEXT NOT NULL,
+            summary     TEXT NOT NULL              -- JSON
+        );
+        """,
+    ),
 ]
 
 

@@ -1,0 +1,115 @@
+"""`privmigrate load`: exports in, one order table out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from privmigrate.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    emit_json,
+    handle_errors,
+    progress,
+    stderr,
+    workspace,
+)
+from privmigrate.errors import InputError
+from privmigrate.workspace import Workspace
+
+SourceOption = typer.Option(
+    None, "--source", "-s",
+    help="Platform profile (taobao, jd, youzan, youzan_customers, douyin, pdd, wechat_shop, "
+         "erp_wdt, erp_jst, generic); default: detected from the header.",
+)
+MapOption = typer.Option(
+    None, "--map", "-m", metavar="FIELD=COLUMN",
+    help="Map an order field to a column, e.g. --map buyer_id=客户编号 --map amount=金额. "
+         "Repeatable.",
+)
+EncodingOption = typer.Option(
+    None, "--encoding", help="CSV encoding (default: sniffed: BOM, utf-8, gb18030, utf-16)."
+)
+
+
+def parse_maps(maps: list[str] | None) -> dict[str, str]:
+    """``["buyer_id=客户编号", …]`` → ``{"buyer_id": "客户编号"}``."""
+    out: dict[str, str] = {}
+    for item in maps or []:
+        key, sep, column = item.partition("=")
+        if not sep or not key.strip() or not column.strip():
+            raise InputError(f"--map {item!r}: write it as FIELD=COLUMN, e.g. amount=实付金额")
+        out[key.strip()] = column.strip()
+    return out
+
+
+def run_load(
+    ws: Workspace,
+    files: list[Path],
+    source: str | None,
+    maps: list[str] | None,
+    encoding: str | None,
+    as_json: bool,
+) -> dict[str, Any]:
+    """Load files; print the per-file summary on stderr unless ``as_json``; return it."""
+    from privmigrate.ingest.load import LoadOptions, load_files
+
+    options = LoadOptions(source=source, mapping=parse_maps(maps), encoding=encoding)
+    with ws.lock("load"), progress(not as_json) as bar:
+        summary = load_files(ws, files, options, bar)
+    if not as_json:
+        print_load_summary(summary.to_dict())
+    return summary.to_dict()
+
+
+def print_load_summary(summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Loaded exports", title_justify="left")
+    for col in ("file", "platform", "rows", "loaded", "paid", "rejected", "unlinked",
+                "valid phones"):
+        table.add_column(col, justify="left" if col in ("file", "platform") else "right")
+    for f in summary["files"]:
+        table.add_row(
+            Path(f["file"]).name, f["source"], str(f["rows"]), str(f["loaded"]), str(f["paid"]),
+            str(f["rejected"]), str(f["unlinked"]), str(f["phone_status"].get("valid", 0)),
+        )
+    stderr.print(table)
+    for f in summary["files"]:
+        if f["note"]:
+            stderr.print(f"[yellow]Note:[/] {f['note']}")
+    rejected = sum(f["rejected"] for f in summary["files"])
+    if rejected:
+        stderr.print(f"{rejected} rows rejected — see {summary['rejects_path']} "
+                     "(file, row, column, reason)")
+    stderr.print(
+        f"{summary['orders_total']} orders ({summary['new_orders']} new), "
+        f"{summary['customers_total']} customers in {summary['orders_path']}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("load")
+    @handle_errors
+    def load(
+        files: list[Path] = typer.Argument(..., help="Export files (CSV, xlsx)."),
+        source: str | None = SourceOption,
+        maps: list[str] | None = MapOption,
+        encoding: str | None = EncodingOption,
+        workspace_dir: Path | None = WorkspaceOption,
+        as_json: bool = JsonOption,
+    ) -> None:
+        """Load shop and ERP order exports into the workspace's order table.
+
+        Detects each file's platform from its header, maps it to data/orders.parquet
+        (de-duplicated on platform + order number, so loading again changes nothing) and
+        writes rejected rows to data/rejects.csv with their row, column and reason.
+
+        Example: privmigrate load ExportOrderList202601.csv 有赞订单.xlsx
+        """
+        ws = workspace(workspace_dir)
+        result = run_load(ws, files, source, maps, encoding, as_json)
+        if as_json:
+            emit_json(result)

@@ -1,0 +1,1 @@
+"""Export files → the canonical order table (readers, formats, phones, orders, identity)."""

@@ -1,0 +1,146 @@
+"""Cell-level parsing shared by every profile: text, money, times, flags — all vectorised.
+
+Each parser returns the parsed values and a boolean mask of cells that held something but did
+not parse, so the caller can reject exactly those rows with a reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+NULL_WORDS = ("", "-", "--", "—", "null", "NULL", "None", "nan", "NaN", "N/A", "#N/A", "无")
+_NULL_TIMES = ("0000-00-00", "0000-00-00 00:00:00", "0000/00/00", "1970-01-01 08:00:00")
+
+
+def _arrow(s: pd.Series) -> pa.ChunkedArray:
+    arr = s.array
+    if hasattr(arr, "_pa_array"):
+        return arr._pa_array  # type: ignore[no-any-return]
+    return pa.chunked_array([pa.array(s.astype(object), type=pa.string(), from_pandas=True)])
+
+
+def _series(arr: pa.ChunkedArray | pa.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(arr) if isinstance(arr, pa.Array)
+                                                 else arr), index=index)
+
+
+def clean_text(s: pd.Series) -> pd.Series:
+    """Strip export wrappers (``="…"``, leading ``'``, tabs, spaces); null sentinels → NA."""
+    arr = pc.utf8_trim(_arrow(s.astype("string[pyarrow]")), characters=" \t\r\n\u3000\u00a0\ufeff")
+    dirty = pc.match_substring_regex(arr, r"^(=|'|`|\x22)")
+    if pc.any(dirty).as_py():
+        arr = pc.replace_substring_regex(arr, r'^="?(.*?)"?$', r"\1")
+        arr = pc.replace_substring_regex(arr, r"^['`]+", "")
+        arr = pc.utf8_trim(arr, characters=" \t\u3000\x22")
+    is_null = pc.is_in(arr, value_set=pa.array(NULL_WORDS))
+    arr = pc.if_else(is_null, pa.scalar(None, pa.string()), arr)
+    return _series(arr, s.index)
+
+
+def parse_money_fen(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Yuan text → int64 fen (nullable). Strips 元, ¥, ￥, thousands commas and （…） notes."""
+    text = clean_text(s)
+    arr = _arrow(text)
+    if pc.any(pc.match_substring_regex(arr, r"[^0-9.\-]")).as_py():
+        arr = pc.replace_substring_regex(arr, r"[（(].*$", "")
+        arr = pc.replace_substring_regex(arr, r"[元¥￥,，\s]|RMB|CNY", "")
+    ok = pc.match_substring_regex(arr, r"^-?(\d+(\.\d*)?|\.\d+)$")
+    bad = pc.and_kleene(pc.invert(ok), pc.is_valid(arr))
+    valid_text = pc.if_else(ok, arr, pa.scalar(None, pa.string()))
+    values = pc.cast(valid_text, pa.float64())
+    fen = pc.round(pc.multiply(values, 100.0))
+    out = pd.Series(fen.to_numpy(zero_copy_only=False), index=s.index)
+    out = out.astype("Int64")
+    return out, pd.Series(bad.to_numpy(zero_copy_only=False), index=s.index).fillna(False)
+
+
+_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M",
+                 "%Y-%m-%d", "%Y/%m/%d", "%Y%m%d%H%M%S", "%Y%m%d")
+
+
+def parse_time(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Text → naive datetime64[us] (Asia/Shanghai wall time). Sentinels like 0000-00-00 → NaT.
+
+    The common formats go through Arrow's strptime; the residue (single-digit months,
+    fractions, time-zone offsets, 年月日, Excel serial numbers) through pandas once per value.
+    """
+    text = clean_text(s)
+    arr = _arrow(text)
+    arr = pc.if_else(pc.is_in(arr, value_set=pa.array(_NULL_TIMES)), pa.scalar(None, pa.string()),
+                     arr)
+    arr = pc.if_else(pc.starts_with(arr, "0000"), pa.scalar(None, pa.string()), arr)
+    result = pa.chunked_array([pa.nulls(len(arr), pa.timestamp("us"))]) if len(arr) else None
+    if result is None:
+        empty = pd.Series(pd.array([], dtype="datetime64[us]"), index=s.index)
+        return empty, pd.Series(False, index=s.index)
+    todo = pc.is_valid(arr)
+    for fmt in _TIME_FORMATS:
+        if not pc.any(todo).as_py():
+            break
+        parsed = pc.strptime(arr, format=fmt, unit="us", error_is_null=True)
+        got = pc.and_(todo, pc.is_valid(parsed))
+        result = pc.if_else(got, parsed, result)
+        todo = pc.and_(todo, pc.invert(got))
+    times = pd.Series(result.to_numpy(zero_copy_only=False), index=s.index).astype(
+        "datetime64[us]"
+    )
+    bad = pd.Series(todo.to_numpy(zero_copy_only=False), index=s.index).fillna(False)
+    if bad.any():
+        residue = text[bad]
+        fixed = _parse_residue_times(residue)
+        times[bad] = fixed
+        bad = bad & fixed.reindex(bad.index).isna()
+    return times, bad.astype(bool)
+
+
+def _parse_residue_times(values: pd.Series) -> pd.Series:
+    uniques = pd.Series(values.unique())
+    text = uniques.astype(str).str.replace("年", "-").str.replace("月", "-").str.replace("日", " ")
+    text = text.str.replace("/", "-").str.replace("T", " ").str.strip()
+    parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    naive = parsed.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    # Excel serial dates (days since 1899-12-30) for numeric cells in date columns
+    serial = pd.to_numeric(uniques, errors="coerce")
+    is_serial = naive.isna() & serial.between(20000, 80000)
+    naive[is_serial] = pd.Timestamp("1899-12-30") + pd.to_timedelta(
+        (serial[is_serial].astype(float) * 86400).round(), unit="s"
+    )
+    # a bare time offset-less value was read as UTC above: undo that shift
+    offset = ~text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
+    naive[offset & ~is_serial] = parsed[offset & ~is_serial].dt.tz_localize(None)
+    mapping = pd.Series(naive.to_numpy(), index=uniques.to_numpy())
+    return pd.Series(values.map(mapping).to_numpy(), index=values.index).astype("datetime64[us]")
+
+
+_TRUE = {"是", "yes", "y", "true", "1", "已添加", "已加", "好友", "√"}
+_FALSE = {"否", "no", "n", "false", "0", "未添加", "非好友"}
+
+
+def parse_flag(s: pd.Series, *, any_value_is_true: bool = False) -> pd.Series:
+    """是/否-style cells → nullable bool; with ``any_value_is_true`` a non-empty id means True."""
+    text = clean_text(s).str.lower()
+    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
+    out[text.isin(_TRUE).fillna(False)] = True
+    out[text.isin(_FALSE).fillna(False)] = False
+    if any_value_is_true:
+        out[out.isna() & text.notna()] = True
+    return out
+
+
+def fen_to_decimal(fen: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """int64 fen → decimal128(18, 2) yuan, exactly (the fen are the unscaled integer)."""
+    fen = np.ascontiguousarray(fen, dtype=np.int64)
+    words = np.empty((len(fen), 2), dtype=np.int64)
+    words[:, 0] = fen
+    words[:, 1] = np.where(fen < 0, -1, 0)
+    validity = None
+    null_count = 0
+    if valid is not None and not valid.all():
+        validity = pa.array(valid, type=pa.bool_()).buffers()[1]
+        null_count = int((~valid).sum())
+    return pa.Array.from_buffers(
+        pa.decimal128(18, 2), len(fen), [validity, pa.py_buffer(words.tobytes())], null_count
+    )

@@ -1,0 +1,418 @@
+"""One declarative profile per platform export, in one registry, and header-based detection.
+
+A profile says which header (aliases, in order of preference) holds each canonical field,
+which headers identify the platform, how its status words read, and a few shape facts
+(line-item rows, a receiver packed into the address, no buyer key at all). Adding a platform
+is adding a profile here; ``orders.build_orders`` does the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from privmigrate.errors import InputError
+
+# Canonical fields a profile can map. Several aliases per field are tried in order; for time,
+# phone and amount fields every present alias is kept, so a row can fall back to the next one
+# (e.g. 付款时间 = 0000-00-00 → 发货时间).
+FIELDS = (
+    "order_id", "buyer_id", "name", "phone", "ordered_at", "paid_at", "amount", "status",
+    "refund_status", "refund_amount", "close_reason", "product", "province", "city", "address",
+    "receiver", "wecom", "order_count", "line_id",
+)
+# Fields a --map may name (the user-facing subset).
+MAPPABLE = FIELDS
+
+PAID, REFUNDED, CANCELLED, UNPAID, CLOSED = "paid", "refunded", "cancelled", "unpaid", "closed"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How one platform's export maps onto the order table."""
+
+    name: str
+    title: str
+    columns: Mapping[str, tuple[str, ...]]
+    signature: tuple[str, ...]  # headers that must all be present to detect this profile
+    required: tuple[str, ...] = ("order_id", "amount", "paid_at")
+    statuses: Mapping[str, str] = field(default_factory=dict)
+    amount_per_line: bool = False  # amount column is per line item: sum within an order
+    aggregated: bool = False  # rows are customers with totals (有赞 customer export)
+    unlinkable: bool = False  # the export has no buyer key at all (拼多多)
+    address_splits_region: bool = False  # "省 市 区 详细" in the address column
+
+    def with_mapping(self, mapping: Mapping[str, str]) -> Profile:
+        """This profile with user mappings (``--map field=column``) taking precedence."""
+        columns = dict(self.columns)
+        for key, column in mapping.items():
+            columns[key] = (column, *[c for c in columns.get(key, ()) if c != column])
+        return replace(self, columns=MappingProxyType(columns))
+
+    def resolve(self, header: list[str]) -> dict[str, list[str]]:
+        """Canonical field → the present headers for it, in preference order."""
+        present = set(header)
+        return {
+            key: [c for c in aliases if c in present]
+            for key, aliases in self.columns.items()
+            if any(c in present for c in aliases)
+        }
+
+    def missing(self, header: list[str]) -> list[str]:
+        """Required fields with none of their aliases in ``header`` (shown as header names)."""
+        found = self.resolve(header)
+        return [
+            f"{key} ({'/'.join(self.columns.get(key, ()) or (key,))})"
+            for key in self.required
+            if key not in found
+        ]
+
+
+def _cols(**kw: tuple[str, ...] | str) -> Mapping[str, tuple[str, ...]]:
+    out = {k: (v,) if isinstance(v, str) else v for k, v in kw.items()}
+    unknown = set(out) - set(FIELDS)
+    assert not unknown, unknown
+    return MappingProxyType(out)
+
+
+TAOBAO_STATUS = {
+    "等待买家付款": UNPAID,
+    "买家已付款，等待卖家发货": PAID,
+    "等待卖家发货": PAID,
+    "卖家部分发货": PAID,
+    "卖家已发货，等待买家确认": PAID,
+    "等待买家确认收货": PAID,
+    "买家已签收": PAID,
+    "交易成功": PAID,
+    "交易关闭": CLOSED,
+    "交易被淘宝关闭": CANCELLED,
+}
+
+PROFILES: tuple[Profile, ...] = (
+    Profile(
+        name="taobao",
+        title="淘宝/天猫 订单报表 (ExportOrderList CSV / 千牛 xlsx)",
+        columns=_cols(
+            order_id="订单编号",
+            buyer_id="买家会员名",
+            name="收货人姓名",
+            phone=("联系手机", "联系电话"),
+            ordered_at=("订单创建时间", "买家下单时间"),
+            paid_at=("订单付款时间", "买家付款时间"),
+            amount=("买家实际支付金额", "买家实付金额", "打款商家金额", "总金额"),
+            status=("订单状态", "交易状态"),
+            refund_status=("履约/售后状态", "退款状态"),
+            refund_amount="退款金额",
+            close_reason="订单关闭原因",
+            product=("宝贝标题", "商品标题"),
+            address="收货地址",
+            receiver="收货地址",
+        ),
+        signature=("订单编号", "收货地址"),
+        statuses=TAOBAO_STATUS,
+        address_splits_region=True,
+    ),
+    Profile(
+        name="jd",
+        title="京东 订单导出 (京麦/商家后台 xlsx)",
+        columns=_cols(
+            order_id="订单号",
+            buyer_id="下单帐号",
+            name="客户姓名",
+            phone="联系电话",
+            ordered_at="下单时间",
+            paid_at=("付款确认时间", "下单时间"),
+            amount=("应付金额", "订单金额", "商家应收", "结算金额"),
+            status="订单状态",
+            product="商品名称",
+            address="客户地址",
+        ),
+        signature=("订单号", "客户姓名", "客户地址"),
+        statuses={"完成": PAID, "等待出库": PAID, "等待确认收货": PAID, "已取消": CANCELLED,
+                  "锁定": PAID, "暂停": PAID, "等待付款": UNPAID},
+        address_splits_region=True,
+    ),
+    Profile(
+        name="youzan",
+        title="有赞 订单导出",
+        columns=_cols(
+            order_id="订单号",
+            buyer_id="买家昵称",
+            name="收货人/提货人",
+            phone=("买家手机号", "收货人手机号/提货人手机号"),
+            ordered_at="订单创建时间",
+            paid_at=("买家付款时间", "交易成功时间"),
+            amount=("订单实付金额", "应收订单金额", "订单实收金额"),
+            status="订单状态",
+            refund_status="订单退款状态",
+            refund_amount="订单已退款金额",
+            product="全部商品名称",
+            province="收货人省份",
+            city="收货人城市",
+        ),
+        signature=("订单号", "订单实付金额", "买家付款时间"),
+        statuses={"交易成功": PAID, "交易完成": PAID, "已发货": PAID, "待发货": PAID,
+                  "待付款": UNPAID, "交易关闭": CLOSED, "已关闭": CLOSED},
+    ),
+    Profile(
+        name="youzan_customers",
+        title="有赞 客户导出 (aggregated: 消费次数/消费金额/上次消费时间)",
+        columns=_cols(
+            buyer_id="客户昵称",
+            name="客户姓名",
+            phone="客户手机号",
+            paid_at="上次消费时间",
+            amount="消费金额",
+            refund_amount="累计退款金额",
+            order_count="消费次数",
+            wecom="企微好友",
+            province="所属区域",
+        ),
+        signature=("客户手机号", "消费次数", "消费金额"),
+        required=("phone", "amount", "paid_at", "order_count"),
+        aggregated=True,
+    ),
+    Profile(
+        name="douyin",
+        title="抖店 订单导出 (标准/自定义报表 CSV)",
+        columns=_cols(
+            order_id="主订单编号",
+            line_id="子订单编号",
+            name="收件人",
+            phone="收件人手机号",
+            ordered_at="订单提交时间",
+            paid_at="支付完成时间",
+            amount="订单应付金额",
+            status="订单状态",
+            refund_status=("售后状态", "履约/售后状态"),
+            product="选购商品",
+            province="省",
+            city="市",
+        ),
+        signature=("主订单编号", "支付完成时间"),
+        statuses={"已完成": PAID, "已发货": PAID, "待发货": PAID, "已支付": PAID,
+                  "备货中": PAID, "已关闭": CLOSED, "已取消": CANCELLED, "待支付": UNPAID},
+    ),
+    Profile(
+        name="pdd",
+        title="拼多多 订单导出",
+        columns=_cols(
+            order_id="订单号",
+            ordered_at="订单成交时间",
+            paid_at=("支付时间", "订单成交时间"),
+            amount=("用户实付金额(元)", "商家实收金额(元)"),
+            status="订单状态",
+            refund_status="售后状态",
+            product="商品",
+            province="省",
+            city="市",
+        ),
+        signature=("订单号", "用户实付金额(元)"),
+        statuses={"待发货": PAID, "已发货，待签收": PAID, "已签收": PAID, "已收货": PAID,
+                  "未发货，退款成功": REFUNDED, "已发货，退款成功": REFUNDED,
+                  "已取消": CANCELLED, "待支付": UNPAID},
+        unlinkable=True,
+    ),
+    Profile(
+        name="wechat_shop",
+        title="微信小店/视频号小店 订单导出 (one row per line item)",
+        columns=_cols(
+            order_id="订单号",
+            name="收件人姓名",
+            phone="收件人手机",
+            buyer_id="企业微信加密id",
+            ordered_at="订单下单时间",
+            paid_at="支付时间",
+            amount="订单实际支付金额",
+            status="订单状态",
+            refund_status="商品售后",
+            refund_amount="商品已退款金额",
+            product="商品名称",
+            province="省",
+            city="市",
+            wecom=("企业微信加密id", "企微工号"),
+        ),
+        signature=("订单号", "订单实际支付金额", "收件人手机"),
+        statuses={"已完成": PAID, "待发货": PAID, "已发货": PAID, "待收货": PAID,
+                  "已取消": CANCELLED, "待付款": UNPAID, "已关闭": CLOSED},
+    ),
+    Profile(
+        name="erp_wdt",
+        title="ERP 旺店通-style 订单导出",
+        columns=_cols(
+            order_id=("订单编号", "原始单号"),
+            line_id=("原始子订单号", "子单原始单号"),
+            buyer_id="客户网名",
+            name="收件人",
+            phone=("收件人手机", "手机", "打印备注"),
+            ordered_at="交易时间",
+            paid_at=("付款时间", "发货时间"),
+            amount="货品成交价",
+            status=("出库单状态", "订单状态"),
+            product="货品名称",
+            address=("收货地区", "省市县"),
+        ),
+        signature=("客户网名", "订单编号"),
+        statuses={"已发货": PAID, "已出库": PAID, "已完成": PAID, "待审核": PAID,
+                  "已审核": PAID, "待发货": PAID, "已取消": CANCELLED},
+        amount_per_line=True,
+        address_splits_region=True,
+    ),
+    Profile(
+        name="erp_jst",
+        title="ERP 聚水潭-style 订单导出",
+        columns=_cols(
+            order_id=("线上订单号", "内部订单号"),
+            buyer_id=("买家账号", "买家昵称"),
+            name="收货人",
+            phone=("收货手机", "手机号", "手机"),
+            ordered_at=("订单日期", "下单时间"),
+            paid_at=("付款日期", "订单日期", "下单时间"),
+            amount=("已付金额", "实付金额", "应付金额", "销售金额"),
+            status=("状态", "订单状态"),
+            product=("商品名称", "产品分类"),
+            province="省",
+            city="市",
+        ),
+        signature=("线上订单号", "内部订单号"),
+        statuses={"已发货": PAID, "已付款待审核": PAID, "已客审待财审": PAID, "发货中": PAID,
+                  "已完成": PAID, "已取消": CANCELLED, "待付款": UNPAID, "被合并": CANCELLED,
+                  "被拆分": CANCELLED},
+    ),
+)
+
+GENERIC = Profile(
+    name="generic",
+    title="generic CSV/xlsx (map columns with --map field=column)",
+    columns=_cols(
+        order_id=("订单号", "订单编号", "order_id", "order_no", "orderid"),
+        buyer_id=("客户编号", "客户ID", "会员ID", "会员编号", "customer_id", "buyer_id", "buyer"),
+        name=("姓名", "客户姓名", "收货人", "name", "customer_name"),
+        phone=("手机号", "手机", "手机号码", "联系电话", "电话", "phone", "mobile"),
+        ordered_at=("下单时间", "ordered_at", "order_time", "created_at"),
+        paid_at=("付款时间", "支付时间", "日期", "paid_at", "pay_time", "order_date", "date"),
+        amount=("实付金额", "支付金额", "金额", "amount", "paid_amount", "total"),
+        status=("订单状态", "状态", "status"),
+        product=("商品名称", "商品", "product"),
+        province=("省", "省份", "province"),
+        city=("市", "城市", "city"),
+    ),
+    signature=(),
+    required=("amount", "paid_at"),
+)
+
+REGISTRY: Mapping[str, Profile] = MappingProxyType(
+    {p.name: p for p in (*PROFILES, GENERIC)}
+)
+
+# The built-in status vocabulary every profile shares (extended by [load.status_words]).
+STATUS_WORDS: Mapping[str, str] = MappingProxyType({
+    **{w: PAID for w in (
+        "交易成功", "交易完成", "已完成", "完成", "已签收", "已收货", "已发货", "待发货", "待收货",
+        "已付款", "已支付", "支付成功", "已出库", "paid", "completed", "complete", "success",
+        "succeeded", "shipped", "delivered", "fulfilled", "done",
+    )},
+    **{w: REFUNDED for w in ("已退款", "退款成功", "全额退款", "退款完成", "refunded", "refund")},
+    **{w: CANCELLED for w in ("已取消", "取消", "订单取消", "cancelled", "canceled", "void")},
+    **{w: UNPAID for w in ("等待买家付款", "待付款", "未付款", "待支付", "unpaid", "pending",
+                           "awaiting payment")},
+    **{w: CLOSED for w in ("交易关闭", "已关闭", "订单关闭", "closed")},
+})
+
+# Substrings that decide a status word no vocabulary knows, most specific first.
+STATUS_KEYWORDS: tuple[tuple[str, str], ...] = (
+    ("退款成功", REFUNDED), ("已退款", REFUNDED), ("取消", CANCELLED), ("关闭", CLOSED),
+    ("待付款", UNPAID), ("未付款", UNPAID), ("待支付", UNPAID), ("成功", PAID), ("完成", PAID),
+    ("发货", PAID), ("签收", PAID), ("收货", PAID), ("已付款", PAID),
+)
+
+
+def header_score(header: list[str]) -> int:
+    """How many known header names a row contains (finds the header below a title line)."""
+    known = {alias for p in REGISTRY.values() for aliases in p.columns.values() for alias in aliases}
+    return sum(1 for h in header if h in known)
+
+
+@dataclass(frozen=True)
+class Detection:
+    profile: Profile
+    score: int
+
+
+def detect_profile(header: list[str]) -> Detection | None:
+    """The profile whose signature is present and which maps the most of this header."""
+    best: Detection | None = None
+    for profile in PROFILES:
+        if not all(h in header for h in profile.signature):
+            continue
+        if profile.missing(header):
+            continue
+        score = sum(len(v) > 0 for v in profile.resolve(header).values()) * 10 + len(
+            profile.signature
+        )
+        if best is None or score > best.score:
+            best = Detection(profile, score)
+    return best
+
+
+def closest_profile(header: list[str]) -> tuple[Profile, list[str]]:
+    """The profile this header comes nearest to, and what it lacks (for the error message)."""
+    def lack(p: Profile) -> list[str]:
+        sig = [h for h in p.signature if h not in header]
+        return sig + [m for m in p.missing(header) if m.split(" ")[0] not in sig]
+
+    ranked = sorted(PROFILES, key=lambda p: (len(lack(p)), -len(p.signature)))
+    return ranked[0], lack(ranked[0])
+
+
+def choose_profile(
+    header: list[str], *, source: str | None, mapping: Mapping[str, str], file_label: str
+) -> Profile:
+    """The profile for a file: the named one, the detected one, or generic with a mapping."""
+    for key in mapping:
+        if key not in MAPPABLE:
+            raise InputError(
+                f"--map {key}=…: unknown field {key!r}; fields are {', '.join(MAPPABLE)}"
+            )
+    for key, column in mapping.items():
+        if column not in header:
+            raise InputError(
+                f"{file_label}: --map {key}={column}: the file has no column {column!r}; "
+                f"its columns are {', '.join(header[:40])}"
+            )
+    if source:
+        if source not in REGISTRY:
+            raise InputError(
+                f"--source {source}: unknown platform; choose one of {', '.join(REGISTRY)}"
+            )
+        profile = REGISTRY[source].with_mapping(mapping)
+    else:
+        found = detect_profile(header)
+        if found is not None:
+            profile = found.profile.with_mapping(mapping)
+        else:
+            generic = GENERIC.with_mapping(mapping)
+            if not generic.missing(header) and _has_buyer_key(generic, header):
+                return generic
+            nearest, lacking = closest_profile(header)
+            hint = (
+                "or map the columns with --map buyer_id=… --map paid_at=… --map amount=…"
+            )
+            raise InputError(
+                f"{file_label}: no export profile matches its header; closest is {nearest.name} "
+                f"({nearest.title}), which needs {', '.join(lacking)}; pass --source NAME "
+                + hint
+            )
+    lacking = profile.missing(header)
+    if lacking:
+        raise InputError(
+            f"{file_label}: as {profile.name} the file lacks {', '.join(lacking)}; "
+            "map them with --map field=column"
+        )
+    return profile
+
+
+def _has_buyer_key(profile: Profile, header: list[str]) -> bool:
+    found = profile.resolve(header)
+    return "buyer_id" in found or "phone" in found

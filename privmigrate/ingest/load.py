@@ -1,0 +1,247 @@
+"""`load`: read export files, map them to the order table, merge into orders.parquet.
+
+Loading the same or overlapping exports again changes nothing: rows are keyed on
+(source, order_id) and the newest load of an order wins (a later export may carry its refund).
+orders.parquet and rejects.csv are replaced atomically, and only after every file was read,
+so a bad file leaves the workspace as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from privmigrate.config import read_config
+from privmigrate.errors import InputError
+from privmigrate.ingest import formats
+from privmigrate.ingest.cells import fen_to_decimal
+from privmigrate.ingest.identity import assign_customer_ids
+from privmigrate.ingest.orders import REJECT_COLUMNS, build_orders
+from privmigrate.ingest.readers import read_export
+from privmigrate.ingest.settings import LoadSettings
+from privmigrate.ledger import open_ledger, transaction
+from privmigrate.progress import NULL_PROGRESS, Progress
+from privmigrate.tables import ORDERS_SCHEMA, read_orders_table, write_table_atomic
+from privmigrate.workspace import Workspace, atomic_path
+
+
+@dataclass
+class LoadOptions:
+    """What the user said on the command line (config fills the rest)."""
+
+    source: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    encoding: str | None = None
+
+
+@dataclass
+class FileSummary:
+    file: str
+    source: str
+    encoding: str | None
+    rows: int
+    loaded: int
+    rejected: int
+    summary_rows: int
+    unlinked: int
+    paid: int
+    phone_status: dict[str, int]
+    note: str = ""
+
+
+@dataclass
+class LoadSummary:
+    files: list[FileSummary]
+    orders_total: int
+    customers_total: int
+    new_orders: int
+    rejects_path: str
+    orders_path: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+
+def load_files(
+    ws: Workspace,
+    paths: list[Path],
+    options: LoadOptions | None = None,
+    progress: Progress = NULL_PROGRESS,
+    *,
+    loaded_at: datetime | None = None,
+) -> LoadSummary:
+    """Load ``paths`` into the workspace; InputError (nothing written) when a file is unusable."""
+    options = options or LoadOptions()
+    settings = LoadSettings.from_config(read_config(ws.config_path))
+    if not paths:
+        raise InputError("no files given; name one or more export files")
+    built: list[tuple[Path, str, pd.DataFrame, pd.DataFrame, FileSummary]] = []
+    progress.start("reading exports", total=len(paths))
+    for path in paths:
+        built.append(_load_one(path, options, settings))
+        progress.advance()
+    progress.finish()
+
+    new = pd.concat([b[2] for b in built], ignore_index=True) if built else pd.DataFrame()
+    existing = read_orders_table(ws.orders_path)
+    merged, new_count = _merge(existing, new)
+    merged["customer_id"] = assign_customer_ids(merged, ws.secret())
+    # unlinked counts are only known after identity resolution over the whole table
+    linked = merged["customer_id"].notna()
+    for _, _, frame, _, summary in built:
+        mask = (merged["source"] == summary.source) & merged["order_id"].isin(frame["order_id"])
+        summary.unlinked = int((mask & ~linked).sum())
+        profile = formats.REGISTRY[summary.source]
+        if summary.unlinked and profile.unlinkable:
+            summary.note = (
+                f"{profile.title}: the export has no buyer key; "
+                f"{summary.unlinked} orders kept but cannot be tied to a buyer"
+            )
+    table = _to_arrow(merged)
+    write_table_atomic(table, ws.orders_path)
+    _write_rejects(ws, [(b[0], b[3]) for b in built])
+    _record(ws, built, (loaded_at or datetime.now()).isoformat(timespec="seconds"))
+    return LoadSummary(
+        files=[b[4] for b in built],
+        orders_total=len(merged),
+        customers_total=int(merged["customer_id"].nunique()),
+        new_orders=new_count,
+        rejects_path=str(ws.rejects_path),
+        orders_path=str(ws.orders_path),
+    )
+
+
+def _load_one(
+    path: Path, options: LoadOptions, settings: LoadSettings
+) -> tuple[Path, str, pd.DataFrame, pd.DataFrame, FileSummary]:
+    saved = settings.mapping_for(path)
+    mapping = {**(saved.mapping if saved else {}), **options.mapping}
+    source = options.source or (saved.source if saved else None)
+    raw = read_export(path, encoding=options.encoding or settings.encoding,
+                      header_score=formats.header_score)
+    header = list(raw.frame.columns)
+    profile = formats.choose_profile(header, source=source, mapping=mapping, file_label=str(path))
+    result = build_orders(raw, profile, settings.status_words)
+    orders = result.orders
+    summary = FileSummary(
+        file=str(path),
+        source=profile.name,
+        encoding=raw.encoding,
+        rows=result.rows_read + len(raw.bad_rows),
+        loaded=len(orders),
+        rejected=len(result.rejects),
+        summary_rows=result.summary_rows,
+        unlinked=0,
+        paid=int((orders["status"] == "paid").sum()),
+        phone_status={k: int(v) for k, v in orders["phone_status"].value_counts().items()},
+    )
+    return path, _sha256(path), orders, result.rejects, summary
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _merge(existing: pa.Table, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Existing orders plus new ones; on (source, order_id) the new row wins."""
+    new = new.copy()
+    if len(new):
+        new = new.drop_duplicates(["source", "order_id"], keep="last")
+    if existing.num_rows == 0:
+        return new.reset_index(drop=True), len(new)
+    old = existing.drop_columns(["customer_id"]).to_pandas(types_mapper=_mapper)
+    old["amount_fen"] = _decimal_to_fen(existing.column("amount"))
+    old = old.drop(columns=["amount"])
+    if len(new) == 0:
+        return old, 0
+    key_old = old["source"].astype(str) + "\x1f" + old["order_id"].astype(str)
+    key_new = new["source"].astype(str) + "\x1f" + new["order_id"].astype(str)
+    replaced = key_old.isin(key_new)
+    new_count = int((~key_new.isin(key_old)).sum())
+    merged = pd.concat([old[~replaced.to_numpy()], new[old.columns.intersection(new.columns)]],
+                       ignore_index=True)
+    return merged, new_count
+
+
+def _decimal_to_fen(col: pa.ChunkedArray) -> np.ndarray:
+    import pyarrow.compute as pc
+
+    from privmigrate.tables import amount_fen
+
+    fen = amount_fen(pc.fill_null(col, pa.scalar(0, col.type)))
+    return np.asarray(fen.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _mapper(t: pa.DataType) -> Any:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return pd.StringDtype("pyarrow")
+    if pa.types.is_boolean(t):
+        return pd.BooleanDtype()
+    return None
+
+
+def _to_arrow(df: pd.DataFrame) -> pa.Table:
+    """The merged DataFrame as a table with exactly ORDERS_SCHEMA."""
+    n = len(df)
+    arrays: list[pa.Array | pa.ChunkedArray] = []
+    for fld in ORDERS_SCHEMA:
+        if fld.name == "amount":
+            fen = df["amount_fen"]
+            valid = fen.notna().to_numpy()
+            arrays.append(fen_to_decimal(fen.fillna(0).to_numpy(dtype=np.int64), valid))
+            continue
+        if n == 0:
+            arrays.append(pa.array([], type=fld.type))
+            continue
+        col = df[fld.name]
+        if pa.types.is_timestamp(fld.type):
+            arrays.append(pa.array(col.astype("datetime64[us]"), type=fld.type, from_pandas=True))
+        elif pa.types.is_boolean(fld.type):
+            arrays.append(pa.array(col.astype("boolean"), type=fld.type, from_pandas=True))
+        elif pa.types.is_integer(fld.type):
+            arrays.append(pa.array(col.to_numpy(dtype=np.int64), type=fld.type))
+        else:
+            arrays.append(pa.array(col.astype("string[pyarrow]"), type=fld.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=ORDERS_SCHEMA)
+
+
+def _write_rejects(ws: Workspace, per_file: list[tuple[Path, pd.DataFrame]]) -> None:
+    """rejects.csv keeps earlier files' rejects and replaces those of files loaded now."""
+    loaded_names = {p.name for p, _ in per_file}
+    frames = []
+    if ws.rejects_path.exists():
+        old = pd.read_csv(ws.rejects_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        base = old["file"].str.replace(r"\[.*\]$", "", regex=True)
+        frames.append(old[~base.isin(loaded_names)])
+    frames.extend(r for _, r in per_file if len(r))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REJECT_COLUMNS)
+    with atomic_path(ws.rejects_path) as tmp:
+        out[REJECT_COLUMNS].to_csv(tmp, index=False, encoding="utf-8-sig")
+
+
+def _record(
+    ws: Workspace, built: list[tuple[Path, str, pd.DataFrame, pd.DataFrame, FileSummary]],
+    stamp: str,
+) -> None:
+    with open_ledger(ws.state_db) as conn, transaction(conn):
+        for path, sha, _, _, s in built:
+            conn.execute(
+                "INSERT OR REPLACE INTO loaded_files VALUES (?,?,?,?,?,?,?,?)",
+                (sha, str(path.resolve()), s.source, s.rows, s.loaded, s.rejected, s.unlinked,
+                 stamp),
+            )

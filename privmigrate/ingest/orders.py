@@ -1,0 +1,433 @@
+"""Build the canonical order table from one export, and collect what it rejects and why.
+
+Pure: a RawExport and a Profile in, a DataFrame of orders (without customer_id, which needs
+the whole table) and a DataFrame of rejects out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from privmigrate.ingest import formats
+from privmigrate.ingest.cells import clean_text, parse_flag, parse_money_fen, parse_time
+from privmigrate.ingest.formats import CANCELLED, CLOSED, PAID, REFUNDED, UNPAID, Profile
+from privmigrate.ingest.phones import INVALID, MISSING, VALID, normalize_phones
+from privmigrate.ingest.readers import RawExport
+
+REJECT_COLUMNS = ["file", "row", "column", "reason"]
+SUMMARY_ROW_RE = r"^(?:合计|总计|汇总|小计)"
+_REFUND_DONE_RE = r"退款成功|已退款|全额退款|退款完成|退货退款成功|refunded"
+_UNPAID_CLOSE_RE = r"未付款|超时|未支付|买家未付|取消"
+
+
+@dataclass
+class BuiltOrders:
+    """One file's orders in canonical form and its rejects."""
+
+    orders: pd.DataFrame
+    rejects: pd.DataFrame
+    rows_read: int
+    summary_rows: int
+
+
+class _Rejects:
+    """Marks rows as rejected with the first reason that applies to them."""
+
+    def __init__(self, raw: RawExport) -> None:
+        self.raw = raw
+        self.mask = np.zeros(len(raw.frame), dtype=bool)
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, bad: pd.Series | np.ndarray, column: str, reason: str | pd.Series) -> None:
+        bad = np.asarray(bad, dtype=bool) & ~self.mask
+        if not bad.any():
+            return
+        idx = np.flatnonzero(bad)
+        reasons = reason[bad].to_numpy() if isinstance(reason, pd.Series) else reason
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "file": self._locations(idx),
+                    "row": self.raw.rows[idx],
+                    "column": column,
+                    "reason": reasons,
+                }
+            )
+        )
+        self.mask |= bad
+
+    def _locations(self, idx: np.ndarray) -> np.ndarray:
+        if self.raw.sheets is None:
+            return np.full(len(idx), str(self.raw.path.name), dtype=object)
+        return np.char.add(
+            np.char.add(f"{self.raw.path.name}[", self.raw.sheets[idx].astype(str)), "]"
+        ).astype(object)
+
+    def frame(self) -> pd.DataFrame:
+        bad_rows = pd.DataFrame(
+            {
+                "file": str(self.raw.path.name),
+                "row": [b.row for b in self.raw.bad_rows],
+                "column": "",
+                "reason": [b.reason for b in self.raw.bad_rows],
+            }
+        )
+        parts = [p for p in (bad_rows, *self.parts) if len(p)]
+        if not parts:
+            return pd.DataFrame(columns=REJECT_COLUMNS)
+        return pd.concat(parts, ignore_index=True)[REJECT_COLUMNS]
+
+
+def build_orders(
+    raw: RawExport, profile: Profile, extra_status_words: Mapping[str, str] | None = None
+) -> BuiltOrders:
+    """Map one export onto the order table; bad cells reject their row, never the file."""
+    frame = raw.frame
+    cols = profile.resolve(list(frame.columns))
+    rejects = _Rejects(raw)
+    n = len(frame)
+
+    def first(key: str) -> str | None:
+        return cols[key][0] if key in cols else None
+
+    def text(key: str) -> pd.Series:
+        col = first(key)
+        if col is None:
+            return pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
+        return clean_text(frame[col])
+
+    summary = _summary_rows(frame)
+    empty = frame.isna().all(axis=1).to_numpy()
+    keep_mask = ~(summary | empty)
+
+    out = pd.DataFrame(index=frame.index)
+    out["source"] = profile.name
+
+    # Money: the first present amount column; the next one only where it is empty.
+    amount, bad_amount, amount_col = _coalesce_money(frame, cols.get("amount", []))
+    rejects.add(bad_amount & keep_mask, amount_col or "amount", _bad_value_reason(
+        frame, amount_col, "is not an amount"))
+    refund, bad_refund, refund_col = _coalesce_money(frame, cols.get("refund_amount", []))
+    rejects.add(bad_refund & keep_mask, refund_col or "refund_amount", _bad_value_reason(
+        frame, refund_col, "is not an amount"))
+
+    paid_at, bad_paid, paid_col = _coalesce_time(frame, cols.get("paid_at", []))
+    rejects.add(bad_paid & keep_mask, paid_col or "paid_at", _bad_value_reason(
+        frame, paid_col, "is not a date/time"))
+    ordered_at, bad_ordered, ordered_col = _coalesce_time(frame, cols.get("ordered_at", []))
+    rejects.add(bad_ordered & keep_mask, ordered_col or "ordered_at", _bad_value_reason(
+        frame, ordered_col, "is not a date/time"))
+
+    # Identity fields
+    phone, phone_status = _coalesce_phone(frame, cols.get("phone", []))
+    name = text("name")
+    if "receiver" in cols:
+        packed = _unpack_receiver(clean_text(frame[cols["receiver"][0]]))
+        use = phone_status.isin([MISSING, INVALID]).to_numpy() & packed["phone_raw"].notna()
+        if use.any():
+            p2, s2 = normalize_phones(packed["phone_raw"][use])
+            phone = phone.copy()
+            phone[use] = p2
+            phone_status = phone_status.copy()
+            phone_status[use] = s2
+        name = name.fillna(packed["name"])
+    buyer = text("buyer_id")
+
+    status = _resolve_status(
+        profile,
+        text("status"),
+        text("refund_status"),
+        text("close_reason"),
+        paid_at,
+        amount,
+        refund,
+        {**formats.STATUS_WORDS, **profile.statuses, **(extra_status_words or {})},
+    )
+    unknown = status.isna() & text("status").notna()
+    rejects.add(
+        unknown.to_numpy() & keep_mask,
+        first("status") or "status",
+        "unknown status " + text("status").fillna("").astype(str).map(repr)
+        + "; add it to [load.status_words] in privmigrate.toml",
+    )
+    status = status.fillna(PAID)  # no status column: a row with a payment is a purchase
+
+    net = amount.fillna(0) - refund.fillna(0).clip(lower=0)
+    net = net.clip(lower=0)
+
+    order_count = pd.Series(1, index=frame.index, dtype="int64")
+    if profile.aggregated:
+        count_col = first("order_count")
+        counts = pd.to_numeric(clean_text(frame[count_col]), errors="coerce")
+        bad_count = counts.isna() & clean_text(frame[count_col]).notna()
+        rejects.add(bad_count.to_numpy() & keep_mask, count_col, "is not a whole number")
+        order_count = counts.fillna(0).astype("int64")
+        status = pd.Series(np.where(order_count > 0, PAID, UNPAID), index=frame.index)
+        status[(order_count > 0) & (net <= 0) & (refund.fillna(0) > 0)] = REFUNDED
+
+    # A paid order needs a payment time (after falling back to the order time) and an amount.
+    is_paid = (status == PAID).to_numpy()
+    paid_at = paid_at.where(~is_paid | paid_at.notna(), ordered_at)
+    rejects.add(is_paid & paid_at.isna().to_numpy() & keep_mask, paid_col or "paid_at",
+                "paid order without a payment time")
+    rejects.add(is_paid & amount.isna().to_numpy() & keep_mask, amount_col or "amount",
+                "paid order without an amount")
+
+    order_id = _order_ids(profile, frame, cols, text, buyer, phone, paid_at, amount)
+    rejects.add(order_id.isna().to_numpy() & keep_mask, first("order_id") or "order_id",
+                "no order number")
+
+    out["order_id"] = order_id
+    out["buyer_id"] = buyer
+    out["name"] = name
+    out["phone"] = phone
+    out["phone_status"] = phone_status
+    out["ordered_at"] = ordered_at
+    out["paid_at"] = paid_at
+    out["amount_fen"] = net.astype("Int64")
+    out["refund_fen"] = refund.fillna(0).astype("int64")
+    out["status"] = status
+    out["product"] = text("product")
+    province, city = text("province"), text("city")
+    if profile.address_splits_region and "address" in cols:
+        parts = _region(clean_text(frame[cols["address"][0]]))
+        province = province.fillna(parts["province"])
+        city = city.fillna(parts["city"])
+    out["province"] = province
+    out["city"] = city
+    out["order_count"] = order_count.astype("int32")
+    if "wecom" in cols:
+        any_id = any(c in ("企业微信加密id", "企微工号") for c in cols["wecom"])
+        out["wecom_friend"] = parse_flag(frame[cols["wecom"][0]], any_value_is_true=any_id)
+    else:
+        out["wecom_friend"] = pd.Series(pd.NA, index=frame.index, dtype="boolean")
+
+    keep = keep_mask & ~rejects.mask
+    orders = out[keep]
+    orders = _merge_line_items(orders, profile)
+    return BuiltOrders(
+        orders=orders.reset_index(drop=True),
+        rejects=rejects.frame(),
+        rows_read=int(n - summary.sum() - empty.sum()),
+        summary_rows=int(summary.sum()),
+    )
+
+
+def _summary_rows(frame: pd.DataFrame) -> np.ndarray:
+    """合计:/总计 rows that ERPs append; judged on the first two columns."""
+    mask = np.zeros(len(frame), dtype=bool)
+    for col in frame.columns[:2]:
+        mask |= frame[col].str.strip().str.contains(SUMMARY_ROW_RE, regex=True).fillna(False).to_numpy()
+    return mask
+
+
+def _bad_value_reason(frame: pd.DataFrame, column: str | None, what: str) -> pd.Series | str:
+    if column is None:
+        return what
+    values = frame[column].fillna("").astype(str).str.slice(0, 40)
+    return values.map(repr) + f" {what}"
+
+
+def _coalesce_money(
+    frame: pd.DataFrame, columns: list[str]
+) -> tuple[pd.Series, np.ndarray, str | None]:
+    result = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    bad_first = np.zeros(len(frame), dtype=bool)
+    for i, col in enumerate(columns):
+        values, bad = parse_money_fen(frame[col])
+        if i == 0:
+            bad_first = bad.to_numpy()
+        result = result.fillna(values)
+        if not result.isna().any():
+            break
+    return result, bad_first, columns[0] if columns else None
+
+
+def _coalesce_time(
+    frame: pd.DataFrame, columns: list[str]
+) -> tuple[pd.Series, np.ndarray, str | None]:
+    result = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
+    bad_any = np.zeros(len(frame), dtype=bool)
+    bad_col: str | None = columns[0] if columns else None
+    for col in columns:
+        values, bad = parse_time(frame[col])
+        newly_bad = bad.to_numpy() & result.isna().to_numpy() & ~bad_any
+        if newly_bad.any() and not bad_any.any():
+            bad_col = col
+        bad_any |= newly_bad
+        result = result.fillna(values)
+        if not result.isna().any():
+            break
+    # a bad cell is harmless when another column supplied the time
+    bad_any &= result.isna().to_numpy()
+    return result, bad_any, bad_col
+
+
+def _coalesce_phone(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.Series, pd.Series]:
+    """The first valid phone across the phone columns, else the first informative status."""
+    phone = pd.Series(pd.NA, index=frame.index, dtype="string")
+    status = pd.Series(MISSING, index=frame.index, dtype="object")
+    for col in columns:
+        p, s = normalize_phones(frame[col])
+        if (s == INVALID).any():  # free text (打印备注): recover a mobile written inside it
+            inv = s == INVALID
+            found = frame[col][inv].str.extract(r"(?<!\d)(1[3-9]\d{9})(?![\d\-转])")[0]
+            hit = found.notna()
+            p[inv & hit.reindex(s.index, fill_value=False)] = found[hit]
+            s[inv & hit.reindex(s.index, fill_value=False)] = VALID
+        take_valid = (s == VALID) & (status != VALID)
+        phone[take_valid] = p[take_valid]
+        status[take_valid] = VALID
+        informative = (status == MISSING) & (s != MISSING)
+        status[informative] = s[informative]
+    return phone.astype("string[pyarrow]"), status
+
+
+def _unpack_receiver(packed: pd.Series) -> pd.DataFrame:
+    """千牛 xlsx packs the receiver into 收货地址: ``姓名，86-139…，省 市 区 详细``."""
+    parts = packed.str.split(r"[，,]", n=2, expand=True, regex=True)
+    if parts.shape[1] < 3:
+        return pd.DataFrame({"name": pd.NA, "phone_raw": pd.NA}, index=packed.index).astype(
+            "string"
+        )
+    looks_packed = parts[1].str.contains(r"\d{4}|\*", regex=True).fillna(False)
+    return pd.DataFrame(
+        {
+            "name": parts[0].where(looks_packed).str.strip(),
+            "phone_raw": parts[1].where(looks_packed).str.strip(),
+        },
+        index=packed.index,
+    ).astype("string")
+
+
+def _region(address: pd.Series) -> pd.DataFrame:
+    """省/市 from an address written ``省 市 区 详细`` (or packed after the receiver)."""
+    tail = address.str.split(r"[，,]", regex=True).str[-1].str.strip()
+    tokens = tail.str.split(r"\s+", n=2, expand=True, regex=True)
+    province = tokens[0] if 0 in tokens else pd.Series(pd.NA, index=address.index)
+    city = tokens[1] if 1 in tokens else pd.Series(pd.NA, index=address.index)
+    plausible = province.str.contains(r"省|市|自治区|特别行政区|北京|上海|天津|重庆", regex=True)
+    return pd.DataFrame(
+        {"province": province.where(plausible.fillna(False)),
+         "city": city.where(plausible.fillna(False))},
+        index=address.index,
+    ).astype("string[pyarrow]")
+
+
+def _resolve_status(
+    profile: Profile,
+    words: pd.Series,
+    refund_status: pd.Series,
+    close_reason: pd.Series,
+    paid_at: pd.Series,
+    amount: pd.Series,
+    refund: pd.Series,
+    vocabulary: Mapping[str, str],
+) -> pd.Series:
+    """paid / refunded / cancelled / unpaid from the status words and the refund columns.
+
+    A status NA means "no status given" when the cell is empty, "unknown word" otherwise.
+    """
+    codes, uniques = pd.factorize(words, use_na_sentinel=True)
+    classes = np.array([_classify(str(u), vocabulary) for u in uniques], dtype=object)
+    base = pd.Series(
+        np.where(codes >= 0, classes[np.maximum(codes, 0)] if len(classes) else None, None),
+        index=words.index, dtype=object,
+    )
+    status = base.copy()
+    refunded_amount = refund.fillna(0)
+    has_refund = (refunded_amount > 0).to_numpy()
+    # 交易关闭 covers unpaid-closed and fully-refunded orders
+    closed = (base == CLOSED).to_numpy()
+    reason = close_reason.fillna("")
+    unpaid_reason = reason.str.contains(_UNPAID_CLOSE_RE, regex=True).fillna(False).to_numpy()
+    refund_reason = reason.str.contains("退款", regex=False).fillna(False).to_numpy()
+    was_paid = paid_at.notna().to_numpy()
+    status[closed & (has_refund | refund_reason)] = REFUNDED
+    status[closed & ~(has_refund | refund_reason) & unpaid_reason] = UNPAID
+    status[closed & ~(has_refund | refund_reason) & ~unpaid_reason & was_paid] = REFUNDED
+    status[closed & ~(has_refund | refund_reason) & ~unpaid_reason & ~was_paid] = UNPAID
+    # An after-sale "refund done" on a paid order: full refund unless the amounts say partial
+    after_sale = refund_status.fillna("").str.contains(_REFUND_DONE_RE, regex=True).fillna(
+        False).to_numpy()
+    partial = has_refund & (refunded_amount < amount.fillna(0)).to_numpy()
+    status[(status == PAID).to_numpy() & after_sale & ~partial] = REFUNDED
+    # Refund columns alone: a refund of the whole amount is a refund
+    full = has_refund & (refunded_amount >= amount.fillna(0)).to_numpy() & (amount.fillna(0) > 0
+                                                                            ).to_numpy()
+    status[(status == PAID).to_numpy() & full] = REFUNDED
+    return status.where(status.notna(), None)
+
+
+def _classify(word: str, vocabulary: Mapping[str, str]) -> str | None:
+    if word in vocabulary:
+        return vocabulary[word]
+    lowered = word.lower()
+    if lowered in vocabulary:
+        return vocabulary[lowered]
+    for needle, cls in formats.STATUS_KEYWORDS:
+        if needle in word:
+            return cls
+    return None
+
+
+def _order_ids(
+    profile: Profile,
+    frame: pd.DataFrame,
+    cols: dict[str, list[str]],
+    text: object,
+    buyer: pd.Series,
+    phone: pd.Series,
+    paid_at: pd.Series,
+    amount: pd.Series,
+) -> pd.Series:
+    if profile.aggregated:
+        key = phone.fillna("b:" + buyer.fillna(""))
+        key = key.where(key != "b:")
+        return ("agg:" + key).astype("string[pyarrow]")
+    if "order_id" in cols:
+        ids = clean_text(frame[cols["order_id"][0]])
+        return ids.str.replace(r"\.0$", "", regex=True)
+    return _content_ids(frame)
+
+
+def _content_ids(frame: pd.DataFrame) -> pd.Series:
+    """Each row is one order: an id from the row's content (stable across reloads and across
+    overlapping exports) plus its occurrence number among identical rows."""
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    occurrence = pd.Series(hashed).groupby(hashed).cumcount().to_numpy()
+    ids = np.char.add(
+        np.char.add("r", np.char.mod("%016x", hashed)), np.char.mod("-%d", occurrence)
+    )
+    return pd.Series(ids, index=frame.index, dtype="string[pyarrow]")
+
+
+def _merge_line_items(orders: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+    """One row per order: line-item exports repeat the order on every product line."""
+    dup = orders["order_id"].duplicated(keep=False)
+    if not dup.any():
+        return orders.drop(columns=["refund_fen"])
+    single = orders[~dup]
+    multi = orders[dup]
+    grouped = multi.groupby("order_id", sort=False)
+    agg = grouped.first()
+    if profile.amount_per_line:
+        agg["amount_fen"] = grouped["amount_fen"].sum()
+    else:
+        gross = grouped["amount_fen"].first() + grouped["refund_fen"].first()
+        agg["amount_fen"] = (gross - grouped["refund_fen"].sum()).clip(lower=0)
+    # refunded only when every line is refunded
+    statuses = grouped["status"].agg(lambda s: s.iloc[0] if (s == s.iloc[0]).all() else None)
+    any_paid = grouped["status"].agg(lambda s: (s == PAID).any())
+    agg["status"] = statuses.where(statuses.notna(), np.where(any_paid, PAID, CANCELLED))
+    agg["product"] = grouped["product"].agg(lambda s: "、".join(dict.fromkeys(s.dropna())) or None)
+    agg = agg.reset_index()[orders.columns]
+    merged = pd.concat([single, agg], ignore_index=True)
+    return merged.drop(columns=["refund_fen"])
+
+
+__all__ = ["CANCELLED", "CLOSED", "REJECT_COLUMNS", "BuiltOrders", "build_orders"]

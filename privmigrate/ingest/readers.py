@@ -1,0 +1,324 @@
+"""Open export files as they come: CSV in any of the usual encodings, xlsx/xls with all sheets.
+
+Everything is read as text — order numbers and phones must never pass through floats — and
+each row keeps the number a spreadsheet user sees (header = row 1), so rejects can point at it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from privmigrate.errors import InputError
+
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
+SAMPLE_BYTES = 1 << 20
+# Sheets that hold after-sale records, not orders (抖店/视频号 multi-sheet exports).
+SKIP_SHEET_WORDS = ("售后", "退款单", "说明")
+
+
+@dataclass
+class BadRow:
+    """A row the reader could not split into the header's columns."""
+
+    row: int
+    reason: str
+
+
+@dataclass
+class RawExport:
+    """One file's cells as text, one DataFrame per block of rows sharing a header."""
+
+    path: Path
+    frame: pd.DataFrame  # all columns string dtype, header cleaned
+    rows: np.ndarray  # spreadsheet row number of each frame row
+    sheets: np.ndarray | None = None  # sheet name per row (xlsx) or None
+    bad_rows: list[BadRow] = field(default_factory=list)
+    encoding: str | None = None
+    header_row: int = 1
+
+    def location(self, i: int) -> str:
+        """``file`` or ``file[sheet]`` for frame row ``i``."""
+        if self.sheets is None:
+            return self.path.name
+        return f"{self.path.name}[{self.sheets[i]}]"
+
+
+HeaderScorer = Callable[[list[str]], int]
+
+
+def read_export(
+    path: Path, *, encoding: str | None = None, header_score: HeaderScorer | None = None
+) -> RawExport:
+    """Read ``path`` (CSV or Excel) as text; InputError with a fix when it cannot be read."""
+    _check_path(path)
+    suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES or _looks_like_zip(path):
+        return read_excel(path, header_score=header_score)
+    return read_csv(path, encoding=encoding, header_score=header_score)
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give the export files inside it")
+    try:
+        size = path.stat().st_size
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open ({exc.strerror}); check its permissions") from exc
+    if size == 0:
+        raise InputError(f"{path}: the file is empty; export it again from the platform")
+
+
+def _looks_like_zip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def sniff_encoding(sample: bytes) -> str:
+    """BOM first, then strict UTF-8, then GB18030 (a superset of GBK), then UTF-16."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(sample) > 3 and sample[1:4:2] == b"\x00\x00":
+        return "utf-16-le"
+    for enc in ("utf-8", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(enc)().decode(sample, final=False)
+            return enc
+        except UnicodeDecodeError:
+            continue
+    return "utf-16"
+
+
+def _sample_text(path: Path, encoding: str) -> str:
+    with path.open("rb") as fh:
+        raw = fh.read(SAMPLE_BYTES)
+    return codecs.getincrementaldecoder(encoding)(errors="replace").decode(raw, final=False)
+
+
+def _sniff_delimiter(text: str) -> str:
+    first = text.splitlines()[0] if text else ""
+    counts = {d: first.count(d) for d in (",", "\t", ";", "|")}
+    return max(counts, key=counts.get) if max(counts.values()) > 0 else ","
+
+
+def clean_header(names: list[str]) -> list[str]:
+    """Trim header cells (BOM, quotes, ="…", spaces) and make duplicates unique (分销员 → 分销员.1)."""
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        text = str(name or "").replace("\ufeff", "").strip().strip('"').strip()
+        if text.startswith('="') and text.endswith('"'):
+            text = text[2:-1]
+        text = text or f"column_{i + 1}"
+        if text in seen:
+            seen[text] += 1
+            text = f"{text}.{seen[text]}"
+        else:
+            seen[text] = 0
+        out.append(text)
+    return out
+
+
+def _find_header(rows: list[list[str]], header_score: HeaderScorer | None) -> int:
+    """Index of the header among the first rows (some exports put a title line first)."""
+    if header_score is None:
+        return 0
+    best, best_score = 0, 0
+    for i, row in enumerate(rows[:10]):
+        score = header_score(clean_header(row))
+        if score > best_score:
+            best, best_score = i, score
+    return best
+
+
+def read_csv(
+    path: Path, *, encoding: str | None = None, header_score: HeaderScorer | None = None
+) -> RawExport:
+    with path.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    enc = encoding or sniff_encoding(sample)
+    try:
+        codecs.lookup(enc)
+    except LookupError as exc:
+        raise InputError(f"{path}: unknown encoding {enc!r}; try --encoding gb18030") from exc
+    if b"\x00" in sample and not enc.startswith("utf-16"):
+        raise InputError(
+            f"{path}: looks like a binary file, not a CSV or Excel export; "
+            "export it again as CSV or xlsx"
+        )
+    text = _sample_text(path, enc)
+    delimiter = _sniff_delimiter(text)
+    head_rows = list(csv.reader(io.StringIO("\n".join(text.splitlines()[:12])), delimiter=delimiter))
+    if not head_rows:
+        raise InputError(f"{path}: no header row found; is this an order export?")
+    skip = _find_header(head_rows, header_score)
+    header = clean_header(head_rows[skip])
+    try:
+        table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=True)
+        if bad:  # rare: re-read single-threaded so pyarrow reports line numbers
+            table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=False)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        if encoding is None and enc == "utf-8":
+            # The first megabyte was UTF-8 but a later part is not: the file is GB18030.
+            return read_csv(path, encoding="gb18030", header_score=header_score)
+        raise InputError(
+            f"{path}: cannot read as {enc} CSV ({_short(exc)}); "
+            "check the file is a complete export or pass --encoding"
+        ) from exc
+    frame = table.to_pandas(types_mapper=_string_mapper)
+    # Physical line numbers of skipped rows shift every later row by one.
+    header_line = skip + 1
+    bad_lines = np.array(sorted(b.row for b in bad), dtype=np.int64)
+    rows = np.arange(len(frame), dtype=np.int64) + header_line + 1
+    if len(bad_lines):
+        # the k-th surviving row sits after every bad line at or before its position
+        rows = rows + np.searchsorted(bad_lines - np.arange(len(bad_lines)), rows, side="right")
+    return RawExport(path, frame, rows, None, bad, enc, header_line)
+
+
+def _arrow_csv(
+    path: Path, enc: str, delimiter: str, header: list[str], skip: int, *, use_threads: bool
+) -> tuple[pa.Table, list[BadRow]]:
+    bad: list[BadRow] = []
+    offset = skip  # pyarrow numbers lines from the first line it reads, which is the header
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        if row.number is not None:
+            line = row.number + offset
+            too = "many" if row.actual_columns > row.expected_columns else "few"
+            bad.append(BadRow(line, f"row has too {too} fields "
+                                    f"({row.actual_columns}, header has {row.expected_columns})"))
+        else:
+            bad.append(BadRow(-1, "row has the wrong number of fields"))
+        return "skip"
+
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            encoding=enc, column_names=header, skip_rows=skip + 1, use_threads=use_threads,
+            block_size=16 << 20,
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
+    if not use_threads:
+        # pyarrow counts from the first line it parsed (the header is skipped): shift
+        for b in bad:
+            if b.row > 0:
+                b.row += 1
+    return table, bad
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:160]
+
+
+def _string_mapper(t: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
+        return pd.StringDtype("pyarrow")
+    return None
+
+
+# ---------------------------------------------------------------- Excel
+
+
+def read_excel(path: Path, *, header_score: HeaderScorer | None = None) -> RawExport:
+    """All order sheets of a workbook, stacked; after-sale and empty sheets are skipped."""
+    try:
+        from python_calamine import CalamineWorkbook
+
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheet_names = list(workbook.sheet_names)
+    except Exception as exc:  # calamine raises its own error types for damaged files
+        raise InputError(
+            f"{path}: cannot read as an Excel workbook ({_short(exc)}); "
+            "open it in Excel and save it again as .xlsx, or export CSV"
+        ) from exc
+    frames: list[pd.DataFrame] = []
+    rows: list[np.ndarray] = []
+    sheets: list[np.ndarray] = []
+    for name in sheet_names:
+        if any(word in name for word in SKIP_SHEET_WORDS):
+            continue
+        try:
+            cells = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except Exception as exc:
+            raise InputError(f"{path}[{name}]: cannot read the sheet ({_short(exc)})") from exc
+        block = _sheet_frame(cells, header_score)
+        if block is None:
+            continue
+        frame, header_row = block
+        frames.append(frame)
+        rows.append(np.arange(len(frame), dtype=np.int64) + header_row + 1)
+        sheets.append(np.full(len(frame), name, dtype=object))
+    if not frames:
+        raise InputError(f"{path}: the workbook has no sheet with a header and rows")
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame = frame.astype("string[pyarrow]")
+    return RawExport(path, frame, np.concatenate(rows), np.concatenate(sheets), [], None)
+
+
+def _sheet_frame(
+    cells: list[list[object]], header_score: HeaderScorer | None
+) -> tuple[pd.DataFrame, int] | None:
+    while cells and all(_blank(c) for c in cells[-1]):
+        cells.pop()
+    if len(cells) < 2:
+        return None
+    head = [[_cell_text(c) or "" for c in row] for row in cells[:10]]
+    skip = _find_header(head, header_score)
+    header = clean_header(head[skip])
+    width = len(header)
+    body = [list(r[:width]) + [None] * (width - len(r)) for r in cells[skip + 1 :]]
+    raw = pd.DataFrame(body, columns=header, dtype=object)
+    frame = pd.DataFrame({col: excel_column_text(raw[col]) for col in header})
+    return frame, skip + 1
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _cell_text(value: object) -> str | None:
+    return excel_column_text(pd.Series([value], dtype=object)).iloc[0]
+
+
+def excel_column_text(col: pd.Series) -> pd.Series:
+    """Excel cells as text: integral floats lose their ``.0`` (phones, order numbers),
+    dates become ISO text, empty strings become null."""
+    out = col.astype(object)
+    is_float = col.map(type).eq(float).to_numpy()
+    if is_float.any():
+        floats = col[is_float].astype(float)
+        integral = np.isfinite(floats) & (floats == np.floor(floats)) & (floats.abs() < 1e16)
+        text = floats.astype(str)
+        text[integral] = floats[integral].astype(np.int64).astype(str)
+        out[is_float] = text
+    s = out.astype("string")
+    return s.mask(s.str.strip() == "")

@@ -1,0 +1,222 @@
+"""Reading and writing the invite tables of the ledger: invitations, holdouts, suppressions.
+
+Every write is one transaction: a night's plan is recorded all at once before anything is
+sent, and each provider call's outcome is recorded right after the call returns.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+
+from privmigrate.invite.plan import History, NightPlan
+from privmigrate.ledger import transaction
+
+try:  # shared helper written by the segment engineer
+    from privmigrate.masking import mask_phone
+except ImportError:  # pragma: no cover - until privmigrate/masking.py lands
+
+    def mask_phone(phone: str | None) -> str:
+        """138****1234: enough to recognise a number, not to dial it."""
+        if not phone:
+            return ""
+        text = str(phone)
+        return text[:3] + "****" + text[-4:] if len(text) >= 8 else "****"
+
+
+SUPPRESSION_CHANNELS = ("sms", "call", "all")
+_INVITATION_FIELDS = (
+    "invitation_id", "night", "batch_id", "campaign", "customer_id", "channel", "template_id",
+    "variant", "offer", "staff_id", "state",
+)
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return row is not None
+
+
+def load_history(conn: sqlite3.Connection, night: date, campaign: str,
+                 cooldown_days: int) -> History:
+    """What earlier (and later) nights decided, as the planner needs it."""
+    lo = (night - timedelta(days=cooldown_days)).isoformat()
+    hi = (night + timedelta(days=cooldown_days)).isoformat()
+    recent = conn.execute(
+        "SELECT DISTINCT customer_id FROM invitations WHERE night BETWEEN ? AND ? "
+        "AND night != ? AND status != 'failed'",
+        (lo, hi, night.isoformat()),
+    ).fetchall() if cooldown_days > 0 else []
+    converted: list[tuple] = []
+    if _has_table(conn, "conversions"):
+        converted = conn.execute(
+            "SELECT customer_id FROM conversions WHERE customer_id IS NOT NULL"
+        ).fetchall()
+    held = conn.execute(
+        "SELECT customer_id FROM holdouts WHERE campaign = ?", (campaign,)
+    ).fetchall()
+    return History(
+        recently_invited=frozenset(r[0] for r in recent),
+        suppressed=suppressions_frame(conn),
+        converted=frozenset(r[0] for r in converted),
+        held_out=frozenset(r[0] for r in held),
+    )
+
+
+def stored_night(conn: sqlite3.Connection, night: date) -> dict | None:
+    """The recorded plan summary of ``night`` (with its plan checksum), or None."""
+    row = conn.execute(
+        "SELECT plan_sha256, summary FROM invite_nights WHERE night = ?", (night.isoformat(),)
+    ).fetchone()
+    if row is None:
+        return None
+    return {"plan_sha256": row[0], "summary": json.loads(row[1])}
+
+
+def record_plan(conn: sqlite3.Connection, plan: NightPlan, plan_sha256: str) -> None:
+    """Record every planned invitation and tonight's holdouts in one transaction."""
+    s = plan.summary
+    inv = plan.invitations
+    rows = inv.loc[:, list(_INVITATION_FIELDS)].astype(object).where(inv.notna(), None)
+    with transaction(conn):
+        conn.executemany(
+            "INSERT OR IGNORE INTO invitations (invitation_id, night, batch_id, campaign, "
+            "customer_id, channel, template_id, variant, offer, staff, state, planned_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*r, s["planned_at"]) for r in rows.itertuples(index=False, name=None)],
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO holdouts (night, campaign, customer_id, segment) "
+            "VALUES (?, ?, ?, ?)",
+            plan.holdouts.loc[:, ["night", "campaign", "customer_id", "segment"]]
+            .itertuples(index=False, name=None),
+        )
+        conn.execute(
+            "INSERT INTO invite_nights VALUES (?, ?, ?, ?, ?)",
+            (s["night"], s["campaign"], s["planned_at"], plan_sha256,
+             json.dumps(s, ensure_ascii=False, sort_keys=True)),
+        )
+
+
+def recover_interrupted(conn: sqlite3.Connection, night: date) -> int:
+    """A run killed during a provider call left rows ``sending``: their outcome is unknown."""
+    with transaction(conn):
+        cur = conn.execute(
+            "UPDATE invitations SET status = 'unknown', provider_code = 'interrupted' "
+            "WHERE night = ? AND status = 'sending'", (night.isoformat(),)
+        )
+    return cur.rowcount
+
+
+def sms_to_send(conn: sqlite3.Connection, night: date, resend_unknown: bool) -> list[str]:
+    """Invitation ids still to send, in id order; ``unknown`` only when asked explicitly."""
+    statuses = ("planned", "unknown") if resend_unknown else ("planned",)
+    marks = ", ".join("?" for _ in statuses)
+    rows = conn.execute(
+        f"SELECT invitation_id FROM invitations WHERE night = ? AND channel = 'sms' "
+        f"AND status IN ({marks}) ORDER BY invitation_id",
+        (night.isoformat(), *statuses),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def mark_sending(conn: sqlite3.Connection, ids: Sequence[str], provider: str) -> None:
+    """Committed before the provider call, so a kill during the call is never resent."""
+    with transaction(conn):
+        conn.executemany(
+            "UPDATE invitations SET status = 'sending', provider = ? WHERE invitation_id = ?",
+            [(provider, i) for i in ids],
+        )
+
+
+def release(conn: sqlite3.Connection, ids: Sequence[str]) -> None:
+    """The provider refused the whole call before sending: the rows go back to planned."""
+    with transaction(conn):
+        conn.executemany(
+            "UPDATE invitations SET status = 'planned' WHERE invitation_id = ? "
+            "AND status = 'sending'", [(i,) for i in ids],
+        )
+
+
+def record_results(conn: sqlite3.Connection, results: Iterable, phones: dict[str, str],
+                   provider: str, sent_at: datetime) -> int:
+    """Store each message's outcome; provider blacklist codes add the number to suppressions.
+
+    Returns how many numbers were newly suppressed.
+    """
+    stamp = sent_at.isoformat(timespec="seconds")
+    suppressed = 0
+    with transaction(conn):
+        for r in results:
+            conn.execute(
+                "UPDATE invitations SET status = ?, provider = ?, provider_code = ?, "
+                "provider_ref = ?, sent_at = ? WHERE invitation_id = ?",
+                (r.status, provider, r.code, r.provider_ref, stamp, r.message_id),
+            )
+            if r.suppress and r.message_id in phones:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO suppressions VALUES (?, 'sms', ?, ?, ?)",
+                    (phones[r.message_id], f"provider:{r.code}", provider, stamp),
+                )
+                suppressed += cur.rowcount
+    return suppressed
+
+
+def night_counts(conn: sqlite3.Connection, night: date) -> dict[str, dict[str, int]]:
+    """{channel: {status: n}} for a night."""
+    out: dict[str, dict[str, int]] = {}
+    for ch, status, n in conn.execute(
+        "SELECT channel, status, COUNT(*) FROM invitations WHERE night = ? "
+        "GROUP BY channel, status ORDER BY channel, status", (night.isoformat(),)
+    ):
+        out.setdefault(ch, {})[status] = n
+    return out
+
+
+# --- suppressions -------------------------------------------------------------------------
+
+
+def suppressions_frame(conn: sqlite3.Connection, channel: str | None = None) -> pd.DataFrame:
+    sql = "SELECT phone, channel, reason, source, created_at FROM suppressions"
+    args: tuple = ()
+    if channel:
+        sql += " WHERE channel = ?"
+        args = (channel,)
+    rows = conn.execute(sql + " ORDER BY created_at, phone, channel", args).fetchall()
+    cols = ["phone", "channel", "reason", "source", "created_at"]
+    return pd.DataFrame([tuple(r) for r in rows], columns=cols, dtype="string")
+
+
+def add_suppressions(conn: sqlite3.Connection, phones: Iterable[str], channel: str,
+                     reason: str, source: str, now: datetime) -> int:
+    """Add phones (already normalised); returns how many were new."""
+    stamp = now.isoformat(timespec="seconds")
+    added = 0
+    with transaction(conn):
+        for phone in phones:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO suppressions VALUES (?, ?, ?, ?, ?)",
+                (phone, channel, reason, source, stamp),
+            )
+            added += cur.rowcount
+    return added
+
+
+def remove_suppressions(conn: sqlite3.Connection, phones: Iterable[str],
+                        channel: str | None) -> int:
+    removed = 0
+    with transaction(conn):
+        for phone in phones:
+            if channel:
+                cur = conn.execute(
+                    "DELETE FROM suppressions WHERE phone = ? AND channel = ?", (phone, channel)
+                )
+            else:
+                cur = conn.execute("DELETE FROM suppressions WHERE phone = ?", (phone,))
+            removed += cur.rowcount
+    return removed

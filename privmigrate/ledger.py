@@ -159,6 +159,83 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "audience_0001_sync",
+        """
+        -- One row per (platform, audience name): what the platform holds, as the ledger knows it.
+        CREATE TABLE audiences (
+            audience_key        TEXT PRIMARY KEY,       -- platform:name
+            platform            TEXT NOT NULL,
+            name                TEXT NOT NULL,
+            id_type             TEXT NOT NULL,          -- md5, sha256
+            definition          TEXT NOT NULL,          -- JSON: segments, include, exclusions
+            remote_id           TEXT,                   -- Tencent audience_id, Ocean Engine
+                                                        -- data_source_id, 千川 audience_id
+            remote_audience_id  TEXT,                   -- Ocean Engine custom_audience_id
+            held_set_id         INTEGER,                -- audience_sets: ids the platform holds
+            held_count          INTEGER NOT NULL DEFAULT 0,
+            last_build_at       TEXT,
+            last_build_dir      TEXT,
+            last_sync_at        TEXT,                   -- last push that finished its uploads
+            processing          TEXT,                   -- remote state: processing, done, error
+            uploaded_count      INTEGER,                -- ids the platform counted
+            matched_count       INTEGER,                -- ids it matched to users
+            match_detail        TEXT,                   -- JSON of the platform's figures
+            last_publish_at     TEXT,                   -- Ocean Engine: at most once per 24 h
+            publish_pending     INTEGER NOT NULL DEFAULT 0,
+            publish_due_at      TEXT,
+            pushed_to           TEXT,                   -- JSON list of advertiser ids pushed to
+            updated_at          TEXT NOT NULL
+        );
+        -- Member sets: sorted binary digests (16 or 32 bytes each), never phones.
+        CREATE TABLE audience_sets (
+            set_id        INTEGER PRIMARY KEY,
+            audience_key  TEXT NOT NULL,
+            digest_size   INTEGER NOT NULL,
+            count         INTEGER NOT NULL,
+            created_at    TEXT NOT NULL
+        );
+        CREATE TABLE audience_set_chunks (
+            set_id  INTEGER NOT NULL REFERENCES audience_sets (set_id) ON DELETE CASCADE,
+            seq     INTEGER NOT NULL,
+            data    BLOB NOT NULL,
+            PRIMARY KEY (set_id, seq)
+        );
+        -- One row per push; its steps are recorded before and after each remote call.
+        CREATE TABLE audience_pushes (
+            push_id        INTEGER PRIMARY KEY,
+            audience_key   TEXT NOT NULL,
+            started_at     TEXT NOT NULL,
+            finished_at    TEXT,
+            status         TEXT NOT NULL,               -- running, done, failed
+            base_set_id    INTEGER,                     -- held set when planned
+            add_set_id     INTEGER,
+            remove_set_id  INTEGER,
+            added          INTEGER NOT NULL DEFAULT 0,
+            removed        INTEGER NOT NULL DEFAULT 0,
+            directory      TEXT,                        -- where its package files are
+            detail         TEXT
+        );
+        CREATE INDEX audience_pushes_key ON audience_pushes (audience_key, push_id);
+        CREATE TABLE audience_steps (
+            step_id      INTEGER PRIMARY KEY,
+            push_id      INTEGER NOT NULL REFERENCES audience_pushes (push_id),
+            seq          INTEGER NOT NULL,
+            kind         TEXT NOT NULL,                 -- create, upload, apply, publish, push
+            operation    TEXT,                          -- add, remove
+            files        TEXT,                          -- JSON list of package file names
+            id_offset    INTEGER,                       -- first id (in the add/remove set)
+            ids          INTEGER NOT NULL DEFAULT 0,
+            status       TEXT NOT NULL,                 -- planned, started, done, failed
+            attempts     INTEGER NOT NULL DEFAULT 0,
+            remote_ref   TEXT,                          -- JSON: file ids, file paths …
+            started_at   TEXT,
+            finished_at  TEXT,
+            detail       TEXT,
+            UNIQUE (push_id, seq)
+        );
+        """,
+    ),
 ]
 
 

@@ -22,6 +22,15 @@ TIME_TYPE = pa.timestamp("us")
 
 ORDER_STATUSES = ("paid", "refunded", "cancelled", "unpaid")
 PHONE_STATUSES = ("valid", "masked", "virtual", "invalid", "missing")
+SOURCES = ("taobao", "jd", "youzan", "youzan_customers", "douyin", "pdd", "wechat_shop",
+           "erp_wdt", "erp_jst", "generic")
+# In memory the low-cardinality columns are categoricals with fixed categories, so frames
+# from different files and loads concatenate without falling back to object columns.
+SOURCE_DTYPE = pd.CategoricalDtype(SOURCES)
+STATUS_DTYPE = pd.CategoricalDtype(ORDER_STATUSES)
+PHONE_STATUS_DTYPE = pd.CategoricalDtype(PHONE_STATUSES)
+CATEGORICAL_COLUMNS = {"source": SOURCE_DTYPE, "status": STATUS_DTYPE,
+                       "phone_status": PHONE_STATUS_DTYPE}
 
 ORDERS_SCHEMA = pa.schema(
     [

@@ -134,6 +134,7 @@ class AliyunSmsProvider:
 
     name = "aliyun"
     max_batch = MAX_BATCH
+    params_per_call = False  # TemplateParamJson carries one parameter set per number
 
     def __init__(self, settings: SmsSettings, *, access_key_id: str, access_key_secret: str,
                  transport: httpx.BaseTransport | None = None,

@@ -108,7 +108,7 @@ def should_retry_later(result: SendResult) -> bool:
     return result.status == "failed" and result.code in DEFER_CODES
 
 
-_PHONE_RE = re.compile(r"(?:\+?86|0086)?1[3-9]\d{9}")
+_PHONE_RE = re.compile(r"(?<!\d)(?:\+?86|0086)?1[3-9]\d{9}(?!\d)")
 
 
 def redact_phones(text: str) -> str:
@@ -198,11 +198,15 @@ class SmsSettings:
     """``[invite.sms]``: which provider, where it lives, and how patiently to call it."""
 
     provider: str = "aliyun"
-    base_url: str = DEFAULT_BASE_URLS["aliyun"]
-    region: str = DEFAULT_REGIONS["aliyun"]
+    base_url: str = ""  # empty: the provider's public endpoint
+    region: str = ""  # empty: the provider's default region
     sdk_app_id: str | None = None  # Tencent SmsSdkAppId
     timeout: float = 10.0  # seconds per request
     max_attempts: int = 4  # tries per call for transient failures
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url or DEFAULT_BASE_URLS.get(self.provider, "")
+        self.region = self.region or DEFAULT_REGIONS.get(self.provider, "")
 
     @classmethod
     def from_config(cls, raw: dict[str, Any]) -> SmsSettings:

@@ -143,6 +143,7 @@ class TencentSmsProvider:
 
     name = "tencent"
     max_batch = MAX_BATCH
+    params_per_call = True  # one TemplateParamSet per call: personalised texts go one per call
 
     def __init__(self, settings: SmsSettings, *, secret_id: str, secret_key: str,
                  transport: httpx.BaseTransport | None = None,

@@ -13,6 +13,8 @@ import hmac
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def connected_labels(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -42,39 +44,78 @@ def connected_labels(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return labels
 
 
+def _ranked_codes(values: pa.ChunkedArray, hash_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1 for null) ranked by each distinct value's keyed hash, and those hashes sorted.
+
+    Ranking by hash rather than by text gives the same deterministic "smallest key" for a
+    component without sorting strings.
+    """
+    encoded = pc.dictionary_encode(values).combine_chunks()
+    uniques = encoded.dictionary
+    hashes = key_hashes(uniques, hash_key)
+    order = np.argsort(hashes, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    raw = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False),
+                     dtype=np.int64)
+    codes = np.where(raw >= 0, rank[np.maximum(raw, 0)] if len(rank) else -1, -1)
+    return codes, hashes[order]
+
+
+def key_hashes(uniques: pa.Array, hash_key: str) -> np.ndarray:
+    """Keyed SipHash-2-4 (pandas ``hash_array``) of each distinct key, as uint64."""
+    if len(uniques) == 0:
+        return np.array([], dtype=np.uint64)
+    values = np.asarray(uniques.to_numpy(zero_copy_only=False), dtype=object)
+    return pd.util.hash_array(values, hash_key=hash_key, categorize=False)
+
+
 def assign_customer_ids(orders: pd.DataFrame, secret: bytes) -> pd.Series:
     """customer_id for each order (NA when it has no usable key).
 
-    The id is ``C`` + 16 hex of HMAC-SHA256(secret, representative key), the representative
-    being the component's smallest phone, else its smallest ``source:buyer``. Stable across
-    runs while a customer's keys stay the same, and not a reversible hash of a phone.
+    A customer's representative key is the phone of its component with the smallest keyed
+    hash, else its buyer key with the smallest hash; the id is ``C`` + that hash in hex.
+    The hash key derives from the workspace secret, so ids are stable for a workspace while
+    a customer's keys stay the same, and cannot be turned back into phones without it.
+    pandas' ``hash_array`` is SipHash-2-4 over UTF-8 bytes; a test pins a known value.
     """
     n = len(orders)
-    phone = orders["phone"].astype("string")
-    phone = phone.where(orders["phone_status"].eq("valid"))
-    buyer = orders["buyer_id"].astype("string")
-    buyer = buyer.where(~buyer.str.contains("*", regex=False).fillna(True))
-    buyer_key = orders["source"].astype("string") + ":" + buyer
-    # Sorted factorisation: node order == key order, phones before buyer keys.
-    p_codes, p_uniques = pd.factorize(phone, sort=True, use_na_sentinel=True)
-    b_codes, b_uniques = pd.factorize(buyer_key, sort=True, use_na_sentinel=True)
-    n_phone = len(p_uniques)
+    if n == 0:
+        return pd.Series([], dtype="string[pyarrow]", index=orders.index)
+    hash_key = id_hash_key(secret)
+    valid = pa.array((orders["phone_status"] == "valid").to_numpy(dtype=bool, na_value=False))
+    phone = pc.if_else(valid, _arrow(orders["phone"]), pa.scalar(None, pa.large_string()))
+    buyer = _arrow(orders["buyer_id"])
+    buyer = pc.if_else(pc.match_substring(buyer, "*"), pa.scalar(None, pa.large_string()), buyer)
+    buyer_key = pc.binary_join_element_wise(
+        _arrow(orders["source"]), buyer, pa.scalar(":", pa.large_string())
+    )
+    p_codes, p_hashes = _ranked_codes(pa.chunked_array([phone]), hash_key)
+    b_codes, b_hashes = _ranked_codes(pa.chunked_array([buyer_key]), hash_key)
+    n_phone = len(p_hashes)
     b_nodes = np.where(b_codes >= 0, b_codes + n_phone, -1)
     both = (p_codes >= 0) & (b_nodes >= 0)
-    edges = np.unique(np.stack([p_codes[both], b_nodes[both]], axis=1), axis=0) if both.any() \
-        else np.empty((0, 2), dtype=np.int64)
-    labels = connected_labels(n_phone + len(b_uniques), edges[:, 0], edges[:, 1])
+    n_nodes = n_phone + len(b_hashes)
+    pairs = pd.unique(p_codes[both] * n_nodes + b_nodes[both])
+    labels = connected_labels(n_nodes, pairs // n_nodes, pairs % n_nodes)
     node = np.where(p_codes >= 0, p_codes, b_nodes)
     root = np.where(node >= 0, labels[np.maximum(node, 0)], -1)
-    roots = np.unique(root[root >= 0])
-    keys = np.concatenate([np.asarray(p_uniques, dtype=object), np.asarray(b_uniques, dtype=object)])
-    ids = np.array([_customer_id(secret, str(k)) for k in keys[roots]], dtype=object)
-    lookup = np.full(len(keys), None, dtype=object)
-    lookup[roots] = ids
-    out = np.where(root >= 0, lookup[np.maximum(root, 0)], None)
-    return pd.Series(out, index=orders.index, dtype="string[pyarrow]") if n else pd.Series(
-        [], dtype="string[pyarrow]")
+    hashes = np.concatenate([p_hashes, b_hashes])
+    is_root = labels == np.arange(n_nodes)
+    node_ids = np.full(n_nodes, None, dtype=object)
+    node_ids[is_root] = np.char.add("C", np.char.mod("%016x", hashes[is_root]))
+    ids = pc.take(pa.array(node_ids, type=pa.large_string()),
+                  pa.array(np.maximum(root, 0), mask=root < 0))
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([ids])), index=orders.index)
 
 
-def _customer_id(secret: bytes, key: str) -> str:
-    return "C" + hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()[:16]
+def id_hash_key(secret: bytes) -> str:
+    """The 16-character SipHash key derived from the workspace secret."""
+    return hmac.new(secret, b"privmigrate customer id", hashlib.sha256).hexdigest()[:16]
+
+
+def _arrow(s: pd.Series) -> pa.ChunkedArray:
+    arr = s.astype("string[pyarrow]").array
+    return arr._pa_array  # type: ignore[attr-defined,no-any-return]
+
+

@@ -28,7 +28,12 @@ from privmigrate.ingest.readers import read_export
 from privmigrate.ingest.settings import LoadSettings
 from privmigrate.ledger import open_ledger, transaction
 from privmigrate.progress import NULL_PROGRESS, Progress
-from privmigrate.tables import ORDERS_SCHEMA, read_orders_table, write_table_atomic
+from privmigrate.tables import (
+    CATEGORICAL_COLUMNS,
+    ORDERS_SCHEMA,
+    read_orders_table,
+    write_table_atomic,
+)
 from privmigrate.workspace import Workspace, atomic_path
 
 
@@ -93,15 +98,20 @@ def load_files(
         progress.advance()
     progress.finish()
 
+    for i, b in enumerate(built):
+        b[2]["_file"] = i
     new = pd.concat([b[2] for b in built], ignore_index=True) if built else pd.DataFrame()
     existing = read_orders_table(ws.orders_path)
     merged, new_count = _merge(existing, new)
     merged["customer_id"] = assign_customer_ids(merged, ws.secret())
     # unlinked counts are only known after identity resolution over the whole table
-    linked = merged["customer_id"].notna()
-    for _, _, frame, _, summary in built:
-        mask = (merged["source"] == summary.source) & merged["order_id"].isin(frame["order_id"])
-        summary.unlinked = int((mask & ~linked).sum())
+    file_index = merged.pop("_file").fillna(-1).to_numpy(dtype=np.int64)
+    unlinked = np.bincount(
+        file_index[merged["customer_id"].isna().to_numpy() & (file_index >= 0)],
+        minlength=len(built),
+    )
+    for i, (_, _, _, _, summary) in enumerate(built):
+        summary.unlinked = int(unlinked[i])
         profile = formats.REGISTRY[summary.source]
         if summary.unlinked and profile.unlinkable:
             summary.note = (
@@ -159,23 +169,40 @@ def _sha256(path: Path) -> str:
 
 def _merge(existing: pa.Table, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Existing orders plus new ones; on (source, order_id) the new row wins."""
-    new = new.copy()
-    if len(new):
+    if len(new) and new["_file"].nunique() > 1:  # one file is already unique per order
         new = new.drop_duplicates(["source", "order_id"], keep="last")
     if existing.num_rows == 0:
         return new.reset_index(drop=True), len(new)
     old = existing.drop_columns(["customer_id"]).to_pandas(types_mapper=_mapper)
+    for name, dtype in CATEGORICAL_COLUMNS.items():
+        old[name] = old[name].astype(dtype)
     old["amount_fen"] = _decimal_to_fen(existing.column("amount"))
     old = old.drop(columns=["amount"])
     if len(new) == 0:
         return old, 0
-    key_old = old["source"].astype(str) + "\x1f" + old["order_id"].astype(str)
-    key_new = new["source"].astype(str) + "\x1f" + new["order_id"].astype(str)
-    replaced = key_old.isin(key_new)
-    new_count = int((~key_new.isin(key_old)).sum())
-    merged = pd.concat([old[~replaced.to_numpy()], new[old.columns.intersection(new.columns)]],
+    old["_file"] = -1
+    replaced, new_count = _overlap(old, new)
+    merged = pd.concat([old[~replaced], new[old.columns.intersection(new.columns)]],
                        ignore_index=True)
     return merged, new_count
+
+
+def _overlap(old: pd.DataFrame, new: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """Which old rows the new load replaces, and how many new rows are new orders."""
+    import pyarrow.compute as pc
+
+    replaced = np.zeros(len(old), dtype=bool)
+    known = np.zeros(len(new), dtype=bool)
+    for source in new["source"].unique():
+        in_old = (old["source"] == source).to_numpy()
+        in_new = (new["source"] == source).to_numpy()
+        if not in_old.any():
+            continue
+        ids_old = pa.array(old["order_id"][in_old].astype("string[pyarrow]"))
+        ids_new = pa.array(new["order_id"][in_new].astype("string[pyarrow]"))
+        replaced[in_old] = pc.is_in(ids_old, value_set=ids_new).to_numpy(zero_copy_only=False)
+        known[in_new] = pc.is_in(ids_new, value_set=ids_old).to_numpy(zero_copy_only=False)
+    return replaced, int((~known).sum())
 
 
 def _decimal_to_fen(col: pa.ChunkedArray) -> np.ndarray:
@@ -215,6 +242,8 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
             arrays.append(pa.array(col.astype("boolean"), type=fld.type, from_pandas=True))
         elif pa.types.is_integer(fld.type):
             arrays.append(pa.array(col.to_numpy(dtype=np.int64), type=fld.type))
+        elif isinstance(col.dtype, pd.CategoricalDtype):
+            arrays.append(pa.array(col).cast(fld.type))
         else:
             arrays.append(pa.array(col.astype("string[pyarrow]"), type=fld.type, from_pandas=True))
     return pa.Table.from_arrays(arrays, schema=ORDERS_SCHEMA)

@@ -6,17 +6,19 @@ the whole table) and a DataFrame of rejects out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from privmigrate.ingest import formats
 from privmigrate.ingest.cells import clean_text, parse_flag, parse_money_fen, parse_time
 from privmigrate.ingest.formats import CANCELLED, CLOSED, PAID, REFUNDED, UNPAID, Profile
-from privmigrate.ingest.phones import INVALID, MISSING, VALID, normalize_phones
+from privmigrate.ingest.phones import INVALID, MISSING, PHONE_STATUSES, VALID, normalize_phones
 from privmigrate.ingest.readers import RawExport
+from privmigrate.tables import SOURCE_DTYPE, STATUS_DTYPE
 
 REJECT_COLUMNS = ["file", "row", "column", "reason"]
 SUMMARY_ROW_RE = r"^(?:合计|总计|汇总|小计)"
@@ -42,12 +44,18 @@ class _Rejects:
         self.mask = np.zeros(len(raw.frame), dtype=bool)
         self.parts: list[pd.DataFrame] = []
 
-    def add(self, bad: pd.Series | np.ndarray, column: str, reason: str | pd.Series) -> None:
+    def add(
+        self,
+        bad: pd.Series | np.ndarray,
+        column: str,
+        reason: str | Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        """Reject rows in ``bad`` not rejected yet; ``reason`` may be computed for those rows."""
         bad = np.asarray(bad, dtype=bool) & ~self.mask
         if not bad.any():
             return
         idx = np.flatnonzero(bad)
-        reasons = reason[bad].to_numpy() if isinstance(reason, pd.Series) else reason
+        reasons = reason(idx) if callable(reason) else reason
         self.parts.append(
             pd.DataFrame(
                 {
@@ -105,7 +113,9 @@ def build_orders(
     keep_mask = ~(summary | empty)
 
     out = pd.DataFrame(index=frame.index)
-    out["source"] = profile.name
+    out["source"] = pd.Categorical.from_codes(
+        np.full(n, SOURCE_DTYPE.categories.get_loc(profile.name), dtype=np.int8),
+        dtype=SOURCE_DTYPE)
 
     # Money: the first present amount column; the next one only where it is empty.
     amount, bad_amount, amount_col = _coalesce_money(frame, cols.get("amount", []))
@@ -147,12 +157,14 @@ def build_orders(
         refund,
         {**formats.STATUS_WORDS, **profile.statuses, **(extra_status_words or {})},
     )
-    unknown = status.isna() & text("status").notna()
+    status_words = text("status")
+    unknown = status.isna() & status_words.notna()
     rejects.add(
         unknown.to_numpy() & keep_mask,
         first("status") or "status",
-        "unknown status " + text("status").fillna("").astype(str).map(repr)
-        + "; add it to [load.status_words] in privmigrate.toml",
+        lambda idx: np.array(
+            [f"unknown status {w!r}; add it to [load.status_words] in privmigrate.toml"
+             for w in status_words.iloc[idx]], dtype=object),
     )
     status = status.fillna(PAID)  # no status column: a row with a payment is a purchase
 
@@ -190,7 +202,7 @@ def build_orders(
     out["paid_at"] = paid_at
     out["amount_fen"] = net.astype("Int64")
     out["refund_fen"] = refund.fillna(0).astype("int64")
-    out["status"] = status
+    out["status"] = status.astype(STATUS_DTYPE)
     out["product"] = text("product")
     province, city = text("province"), text("city")
     if profile.address_splits_region and "address" in cols:
@@ -225,11 +237,18 @@ def _summary_rows(frame: pd.DataFrame) -> np.ndarray:
     return mask
 
 
-def _bad_value_reason(frame: pd.DataFrame, column: str | None, what: str) -> pd.Series | str:
+def _bad_value_reason(
+    frame: pd.DataFrame, column: str | None, what: str
+) -> Callable[[np.ndarray], np.ndarray] | str:
+    """The reason for the rejected rows only, quoting the cell (never a phone column)."""
     if column is None:
         return what
-    values = frame[column].fillna("").astype(str).str.slice(0, 40)
-    return values.map(repr) + f" {what}"
+
+    def reasons(idx: np.ndarray) -> np.ndarray:
+        values = frame[column].iloc[idx].fillna("").astype(str).str.slice(0, 40)
+        return np.array([f"{v!r} {what}" for v in values], dtype=object)
+
+    return reasons
 
 
 def _coalesce_money(
@@ -269,22 +288,23 @@ def _coalesce_time(
 
 def _coalesce_phone(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.Series, pd.Series]:
     """The first valid phone across the phone columns, else the first informative status."""
-    phone = pd.Series(pd.NA, index=frame.index, dtype="string")
-    status = pd.Series(MISSING, index=frame.index, dtype="object")
-    for col in columns:
+    if not columns:
+        return (pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]"),
+                pd.Series(pd.Categorical([MISSING] * len(frame), categories=PHONE_STATUSES),
+                          index=frame.index))
+    phone, status = normalize_phones(frame[columns[0]])
+    for col in columns[1:]:
+        if (status == VALID).all():
+            break
         p, s = normalize_phones(frame[col])
-        if (s == INVALID).any():  # free text (打印备注): recover a mobile written inside it
-            inv = s == INVALID
-            found = frame[col][inv].str.extract(r"(?<!\d)(1[3-9]\d{9})(?![\d\-转])")[0]
-            hit = found.notna()
-            p[inv & hit.reindex(s.index, fill_value=False)] = found[hit]
-            s[inv & hit.reindex(s.index, fill_value=False)] = VALID
-        take_valid = (s == VALID) & (status != VALID)
-        phone[take_valid] = p[take_valid]
-        status[take_valid] = VALID
-        informative = (status == MISSING) & (s != MISSING)
-        status[informative] = s[informative]
-    return phone.astype("string[pyarrow]"), status
+        take_valid = ((s == VALID) & (status != VALID)).to_numpy()
+        informative = ((status == MISSING) & (s != MISSING)).to_numpy()
+        if take_valid.any():
+            phone = phone.where(~take_valid, p)
+        status = pd.Series(pd.Categorical(
+            np.where(take_valid | informative, s.astype(object), status.astype(object)),
+            categories=PHONE_STATUSES), index=frame.index)
+    return phone, status
 
 
 def _unpack_receiver(packed: pd.Series) -> pd.DataFrame:
@@ -408,9 +428,10 @@ def _content_ids(frame: pd.DataFrame) -> pd.Series:
 
 def _merge_line_items(orders: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     """One row per order: line-item exports repeat the order on every product line."""
-    dup = orders["order_id"].duplicated(keep=False)
-    if not dup.any():
+    ids = orders["order_id"].astype("string[pyarrow]").array._pa_array
+    if len(pc.unique(ids)) == len(ids):
         return orders.drop(columns=["refund_fen"])
+    dup = orders["order_id"].duplicated(keep=False)
     single = orders[~dup]
     multi = orders[dup]
     grouped = multi.groupby("order_id", sort=False)
@@ -423,7 +444,9 @@ def _merge_line_items(orders: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     # refunded only when every line is refunded
     statuses = grouped["status"].agg(lambda s: s.iloc[0] if (s == s.iloc[0]).all() else None)
     any_paid = grouped["status"].agg(lambda s: (s == PAID).any())
-    agg["status"] = statuses.where(statuses.notna(), np.where(any_paid, PAID, CANCELLED))
+    agg["status"] = pd.Series(
+        statuses.where(statuses.notna(), np.where(any_paid, PAID, CANCELLED)),
+        index=agg.index).astype(STATUS_DTYPE)
     agg["product"] = grouped["product"].agg(lambda s: "、".join(dict.fromkeys(s.dropna())) or None)
     agg = agg.reset_index()[orders.columns]
     merged = pd.concat([single, agg], ignore_index=True)

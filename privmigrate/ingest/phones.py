@@ -12,8 +12,11 @@ Work is done once per distinct value: common shapes by vectorised regexes, the s
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
 
 VALID, MASKED, VIRTUAL, INVALID, MISSING = "valid", "masked", "virtual", "invalid", "missing"
 PHONE_STATUSES = (VALID, MASKED, VIRTUAL, INVALID, MISSING)
@@ -65,6 +68,14 @@ def classify_phones(unique: pd.Series) -> pd.DataFrame:
     phone[mobile] = unprefixed[mobile]
     rest &= ~mobile
 
+    # Free text (打印备注 "电话13812345678 放门口"): recover a mobile written inside it.
+    found = cleaned[rest].str.extract(r"(?<!\d)(1[3-9]\d{9})(?![\d\-转#])", expand=False)
+    hit = found.notna().reindex(raw.index, fill_value=False) & rest
+    hit &= cleaned.str.contains(r"[^\d+\-()]", regex=True).fillna(False)
+    status[hit] = VALID
+    phone[hit] = found[hit[rest]].reindex(raw.index)[hit]
+    rest &= ~hit
+
     # Residue: let phonenumbers judge anything carrying enough digits.
     residue = cleaned[rest & cleaned.str.count(r"\d").fillna(0).ge(11)]
     for idx, value in residue.items():
@@ -94,22 +105,42 @@ def _parse_residue(value: str) -> str | None:
 
 
 def normalize_phones(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Vectorised: (phone or NA, status) for every value, computed once per distinct value."""
-    if len(values) == 0:
-        return pd.Series([], dtype="string"), pd.Series([], dtype="object")
-    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
-    table = classify_phones(pd.Series(uniques, dtype="string"))
-    phones = table["phone"].to_numpy(dtype=object)
-    statuses = table["phone_status"].to_numpy(dtype=object)
-    import numpy as np
+    """Vectorised: (phone or NA, status) for every value, computed once per distinct value.
 
-    phone_out = np.where(codes >= 0, phones[np.maximum(codes, 0)] if len(phones) else None, None)
-    status_out = np.where(
-        codes >= 0, statuses[np.maximum(codes, 0)] if len(statuses) else MISSING, MISSING
-    )
+    Distinct values are found with Arrow's dictionary encoding; those already in the clean
+    11-digit shape skip every other rule, so a typical column costs two passes over its
+    distinct values.
+    """
+    if len(values) == 0:
+        return (pd.Series([], dtype="string[pyarrow]", index=values.index),
+                pd.Series(pd.Categorical([], categories=PHONE_STATUSES), index=values.index))
+    arr = pa.chunked_array(
+        [pa.array(values.astype("string[pyarrow]").array._pa_array.combine_chunks())]
+    ) if not hasattr(values.array, "_pa_array") else values.array._pa_array
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(pa.string())
+    encoded = pc.dictionary_encode(arr).combine_chunks()
+    uniques = encoded.dictionary
+    indices = encoded.indices
+    clean = pc.match_substring_regex(uniques, MOBILE_RE).to_numpy(zero_copy_only=False)
+    phone_dict = np.empty(len(uniques), dtype=object)
+    status_dict = np.full(len(uniques), 0, dtype=np.int8)  # index into PHONE_STATUSES
+    phone_dict[clean] = np.asarray(uniques.filter(pa.array(clean)).to_pylist(), dtype=object) \
+        if clean.any() else []
+    phone_dict[~clean] = None
+    if (~clean).any():
+        rest = pd.Series(uniques.filter(pa.array(~clean)).to_pylist(), dtype="string")
+        table = classify_phones(rest)
+        phone_dict[~clean] = table["phone"].astype(object).where(table["phone"].notna(), None)
+        status_dict[~clean] = pd.Categorical(
+            table["phone_status"], categories=PHONE_STATUSES).codes
+    phone = pc.take(pa.array(phone_dict, type=pa.string()), indices)
+    codes = pc.take(pa.array(status_dict, type=pa.int8()), indices)
+    codes = pc.fill_null(codes, PHONE_STATUSES.index(MISSING)).to_numpy(zero_copy_only=False)
     return (
-        pd.Series(phone_out, index=values.index, dtype="string"),
-        pd.Series(status_out, index=values.index, dtype="object"),
+        pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([phone])), index=values.index),
+        pd.Series(pd.Categorical.from_codes(codes, categories=PHONE_STATUSES),
+                  index=values.index),
     )
 
 

@@ -97,8 +97,9 @@ def sniff_encoding(sample: bytes) -> str:
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if len(sample) > 3 and sample[1:4:2] == b"\x00\x00":
-        return "utf-16-le"
+    bom_less = _utf16_without_bom(sample)
+    if bom_less:
+        return bom_less
     for enc in ("utf-8", "gb18030"):
         try:
             codecs.getincrementaldecoder(enc)().decode(sample, final=False)
@@ -106,6 +107,21 @@ def sniff_encoding(sample: bytes) -> str:
         except UnicodeDecodeError:
             continue
     return "utf-16"
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """UTF-16 without a BOM: the ASCII parts (delimiters, digits, newlines) put a zero byte
+    on one side of many code units and almost none on the other; binary junk does not."""
+    head = sample[: 1 << 16]
+    half = len(head) // 2
+    if half < 2:
+        return None
+    odd, even = head[1::2].count(0), head[0::2].count(0)
+    if odd >= 0.2 * half and even <= 0.02 * half:
+        return "utf-16-le"
+    if even >= 0.2 * half and odd <= 0.02 * half:
+        return "utf-16-be"
+    return None
 
 
 def _sample_text(path: Path, encoding: str) -> str:
@@ -199,11 +215,12 @@ def _arrow_csv(
     path: Path, enc: str, delimiter: str, header: list[str], skip: int, *, use_threads: bool
 ) -> tuple[pa.Table, list[BadRow]]:
     bad: list[BadRow] = []
-    offset = skip  # pyarrow numbers lines from the first line it reads, which is the header
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         if row.number is not None:
-            line = row.number + offset
+            # single-threaded pyarrow numbers records from the start of the file, skipped
+            # title and header lines included: that is the spreadsheet row number
+            line = row.number
             too = "many" if row.actual_columns > row.expected_columns else "few"
             bad.append(BadRow(line, f"row has too {too} fields "
                                     f"({row.actual_columns}, header has {row.expected_columns})"))
@@ -227,11 +244,6 @@ def _arrow_csv(
             null_values=[""],
         ),
     )
-    if not use_threads:
-        # pyarrow counts from the first line it parsed (the header is skipped): shift
-        for b in bad:
-            if b.row > 0:
-                b.row += 1
     return table, bad
 
 
@@ -306,7 +318,8 @@ def _blank(value: object) -> bool:
 
 
 def _cell_text(value: object) -> str | None:
-    return excel_column_text(pd.Series([value], dtype=object)).iloc[0]
+    text = excel_column_text(pd.Series([value], dtype=object)).iloc[0]
+    return None if pd.isna(text) else str(text)  # empty cells come back as pd.NA
 
 
 def excel_column_text(col: pd.Series) -> pd.Series:

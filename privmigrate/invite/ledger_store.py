@@ -16,18 +16,6 @@ import pandas as pd
 from privmigrate.invite.plan import History, NightPlan
 from privmigrate.ledger import transaction
 
-try:  # shared helper written by the segment engineer
-    from privmigrate.masking import mask_phone
-except ImportError:  # pragma: no cover - until privmigrate/masking.py lands
-
-    def mask_phone(phone: str | None) -> str:
-        """138****1234: enough to recognise a number, not to dial it."""
-        if not phone:
-            return ""
-        text = str(phone)
-        return text[:3] + "****" + text[-4:] if len(text) >= 8 else "****"
-
-
 SUPPRESSION_CHANNELS = ("sms", "call", "all")
 _INVITATION_FIELDS = (
     "invitation_id", "night", "batch_id", "campaign", "customer_id", "channel", "template_id",

@@ -217,7 +217,7 @@ def _templates(sec: Section, segments: tuple[str, ...]) -> list[Template]:
         if any(o.id == tid for o in out):
             raise t.fail("id", f"{tid!r} is used by two templates; ids must be unique")
         channel = t.choice("channel", CHANNELS, "sms")
-        code = t.get("code", str, "" if channel == "call" else "")
+        code = t.get("code", str, tid if channel == "call" else "")
         if channel == "sms" and not code.strip():
             raise t.fail("code", "must be the provider's approved template code (e.g. SMS_1234)")
         segs = tuple(_str_list(t, "segments", list(segments)))

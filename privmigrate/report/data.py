@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from privmigrate.errors import InputError
@@ -98,18 +99,17 @@ def _read_rejects(path: Path) -> pd.DataFrame | None:
     """Rejected rows counted by reason and column (the file can be large: counted, not kept)."""
     if not path.exists():
         return None
+    wanted = ["reason", "column"]
+    options = pacsv.ConvertOptions(include_columns=wanted, include_missing_columns=True,
+                                   column_types=dict.fromkeys(wanted, pa.string()))
     try:
-        frame = pd.read_csv(path, usecols=lambda c: c in {"file", "column", "reason"},
-                            dtype="string", engine="pyarrow")
-    except (OSError, ValueError) as exc:
+        table = pacsv.read_csv(path, convert_options=options)
+    except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"{path}: cannot read ({exc}); run `privmigrate load` again") from exc
-    for col in ("column", "reason"):
-        if col not in frame:
-            frame[col] = pd.Series(pd.NA, index=frame.index, dtype="string")
-    counts = frame.fillna({"column": "", "reason": ""}).groupby(
-        ["reason", "column"], as_index=False).size()
-    return counts.rename(columns={"size": "rows"}).sort_values("rows", ascending=False,
-                                                                ignore_index=True)
+    table = pa.table({c: pc.fill_null(pc.cast(table.column(c), pa.string()), "") for c in wanted})
+    counts = table.group_by(wanted).aggregate([([], "count_all")]).to_pandas()
+    return counts.rename(columns={"count_all": "rows"}).sort_values(
+        ["rows", "reason"], ascending=[False, True], ignore_index=True)
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:

@@ -42,6 +42,7 @@ ZH: dict[str, str] = {
     "n.lift_track": "由 track 模块计算",
     "n.lift_simple": "简单差值:邀约组转化率 − 对照组转化率(未做显著性检验)",
     "n.lift_none": "暂无对照组",
+    "n.lift_pending": "暂无可比较数据(观察窗口尚未结束)",
     "n.revenue_covered": "已在私域或已添加企微的客户的历史成交额",
     "freshness": "数据新鲜度",
     "source": "来源",
@@ -132,6 +133,13 @@ ZH: dict[str, str] = {
     "c.converted": "已添加企微",
     "yes": "是",
     "no": "否",
+    "st.planned": "已计划",
+    "st.accepted": "短信已受理",
+    "st.failed": "失败",
+    "st.unknown": "状态未知",
+    "st.called": "已外呼",
+    "dimension": "维度",
+    "group": "分组",
 }
 
 EN: dict[str, str] = {
@@ -164,6 +172,7 @@ EN: dict[str, str] = {
     "n.lift_track": "computed by the track module",
     "n.lift_simple": "simple difference: invited conversion − holdout conversion (no significance test)",
     "n.lift_none": "no holdout group yet",
+    "n.lift_pending": "nothing to compare yet (the observation window has not closed)",
     "n.revenue_covered": "past revenue of customers already in the private domain or converted",
     "freshness": "Freshness of sources",
     "source": "Source",
@@ -249,6 +258,13 @@ EN: dict[str, str] = {
     "c.converted": "Converted",
     "yes": "yes",
     "no": "no",
+    "st.planned": "planned",
+    "st.accepted": "SMS accepted",
+    "st.failed": "failed",
+    "st.unknown": "unknown",
+    "st.called": "called",
+    "dimension": "Dimension",
+    "group": "Group",
 }
 
 _BY_LANG = {"zh": ZH, "en": EN}

@@ -266,8 +266,9 @@ def _cohort_conversions(persons: pd.DataFrame, inv: pd.DataFrame,
     best["match_method"] = CUSTOMER_CHANNEL
     best["attributed"] = best["in_window"]
     best["reason"] = np.select([best["in_window"], best["after"]], [ATTRIBUTED, LATE], BEFORE)
-    best["nearest_invitation_id"] = best["invitation_id"]
-    best["invitation_id"] = pd.NA  # a batch, not a person: no single invitation earned it
+    # a batch, not a person: no single invitation earned it (batch/template columns say which)
+    best["invitation_id"] = pd.NA
+    best["nearest_invitation_id"] = pd.NA
     return best.drop(columns=["t0", "after", "in_window", "closeness"])
 
 

@@ -101,10 +101,10 @@ def lift_table(
     if by not in DIMENSIONS:
         raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}, got {by!r}")
     window = pd.Timedelta(days=window_days)
-    invited = _invited_units(invitations, customers, delivered_only)
+    assigned = _invited_units(invitations, customers, delivered_only)
     held = _holdout_units(holdouts, invitations)
     first_add = _first_add_by_customer(conversions)
-    invited = _outcome(invited, first_add, window, as_of)
+    invited = _outcome(assigned, first_add, window, as_of)
     held = _outcome(held, first_add, window, as_of)
     col = DIMENSIONS[by]
     invited["group"] = "all" if col is None else _labels(invited[col])
@@ -120,7 +120,7 @@ def lift_table(
     table = pd.DataFrame(rows, columns=LIFT_COLUMNS)
     table["unidentified"] = 0
     if count_unidentified and len(table):
-        table = _add_unidentified(table, invitations, conversions, col, window)
+        table = _add_unidentified(table, assigned, conversions, col)
     return _with_rates(table, confidence)
 
 
@@ -190,16 +190,15 @@ def _outcome(units: pd.DataFrame, first_add: pd.DataFrame, window: pd.Timedelta,
     return units.assign(converted=converted.fillna(False).astype(bool))
 
 
-def _add_unidentified(table: pd.DataFrame, invitations: pd.DataFrame,
-                      conversions: pd.DataFrame, col: str | None,
-                      window: pd.Timedelta) -> pd.DataFrame:
+def _add_unidentified(table: pd.DataFrame, assigned: pd.DataFrame,
+                      conversions: pd.DataFrame, col: str | None) -> pd.DataFrame:
     """Per-batch adds with no customer, placed in the one group their state belongs to."""
     conv = with_columns(conversions, CONVERSION_COLUMNS)
     anon = conv[conv["customer_id"].isna() & conv["attributed"].fillna(False).astype(bool)]
     if anon.empty:
         return table
-    inv = with_columns(invitations, INVITATION_COLUMNS)
-    inv = inv[inv["state"].notna()].assign(state=inv["state"].astype("string"))
+    inv = assigned[assigned["state"].notna()]
+    inv = inv.assign(state=inv["state"].astype("string"))
     inv["group"] = "all" if col is None else _labels(inv[col])
     owner = inv.groupby("state")["group"].agg(["nunique", "first"])
     owner = owner[owner["nunique"] == 1]["first"]

@@ -33,7 +33,9 @@ DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("name", "客户名称", "客户昵称", "昵称", "微信昵称", "客户"),
 }
 REQUIRED_ONE_OF = ("external_userid", "name")
-_MOBILE_SPLIT = r"[;,，；|/、\s]+"
+_MOBILE_SPLIT = r"[;,，；|/、\n]+"
+# two numbers separated only by spaces ("13800000001 13900000002"); "+86 138 0000 0002" stays one
+_SPACE_SEPARATED = r"(?<=\d{11})\s+(?=(?:\+?86)?1\d{10}\b)"
 _HEADER_SCAN_ROWS = 15
 
 
@@ -98,10 +100,12 @@ def _read_csv_rows(path: Path) -> list[list[object]]:
     return frame.replace("", None).to_numpy(dtype=object).tolist()
 
 
-def _normalise_aliases(extra: Mapping[str, Sequence[str]] | None) -> dict[str, set[str]]:
-    table = {k: {_key(a) for a in v} for k, v in DEFAULT_ALIASES.items()}
-    for canonical, names in (extra or {}).items():
-        table.setdefault(canonical, set()).update(_key(n) for n in names)
+def _normalise_aliases(extra: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:
+    """canonical → header keys in priority order (configured aliases first)."""
+    table: dict[str, list[str]] = {}
+    for canonical in {**DEFAULT_ALIASES, **(extra or {})}:
+        names = [*(extra or {}).get(canonical, ()), *DEFAULT_ALIASES.get(canonical, ())]
+        table[canonical] = list(dict.fromkeys(_key(n) for n in names))
     return table
 
 
@@ -109,19 +113,20 @@ def _key(header: object) -> str:
     return re.sub(r"[\s_\-()（）:：]+", "", str(header)).lower()
 
 
-def _find_header(rows: list[list[object]], aliases: dict[str, set[str]],
+def _find_header(rows: list[list[object]], aliases: dict[str, list[str]],
                  path: Path) -> tuple[int, dict[str, int]]:
-    """The header row (exports often start with a title line) and canonical → column index."""
+    """The header row (exports often start with a title line) and canonical → column index.
+
+    When several columns fit one field (添加人 and 添加人账号), the earlier alias wins.
+    """
     best: tuple[int, dict[str, int]] = (-1, {})
     for i, row in enumerate(rows[:_HEADER_SCAN_ROWS]):
+        keys = {_key(cell): j for j, cell in reversed(list(enumerate(row))) if cell is not None}
         found: dict[str, int] = {}
-        for j, cell in enumerate(row):
-            if cell is None:
-                continue
-            key = _key(cell)
-            for canonical, names in aliases.items():
-                if key in names and canonical not in found:
-                    found[canonical] = j
+        for canonical, names in aliases.items():
+            hit = next((keys[n] for n in names if n in keys), None)
+            if hit is not None:
+                found[canonical] = hit
         if len(found) > len(best[1]):
             best = (i, found)
     at, columns = best
@@ -195,7 +200,8 @@ def parse_add_times(values: pd.Series) -> pd.Series:
 
 def remark_phones(values: pd.Series) -> pd.Series:
     """Valid mobiles among staff-typed remark mobiles, ';'-joined (NA when none)."""
-    parts = values.astype("string").str.split(_MOBILE_SPLIT, regex=True).explode()
+    text = values.astype("string").str.replace(_SPACE_SEPARATED, ";", regex=True)
+    parts = text.str.split(_MOBILE_SPLIT, regex=True).explode()
     parts = parts[parts.notna() & (parts != "")]
     if parts.empty:
         return pd.Series(pd.NA, index=values.index, dtype="string")

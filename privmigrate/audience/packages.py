@@ -1,0 +1,122 @@
+"""Package files exactly as each platform accepts them, streamed from binary digests.
+
+| platform    | container                       | line                   | id types      |
+|-------------|---------------------------------|------------------------|---------------|
+| tencent     | zip of one .txt, ≤ 100 MB each  | lower-case hex         | md5, sha256   |
+| oceanengine | zip of one .txt, ≤ 50 MB each   | base64(DmpData) ≤ 10k  | sha256        |
+| qianchuan   | one zip of one .txt             | lower-case hex         | md5, sha256   |
+| alimama     | plain .txt (manual upload)      | lower-case hex         | md5, sha256   |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from privmigrate.audience.digests import hex_array, hex_lines
+from privmigrate.audience.dmp import MAX_IDS_PER_LINE, MOBILE_HASH_SHA256, encode_lines
+from privmigrate.audience.zipstream import PackageFile, SplitZipWriter, TextWriter
+from privmigrate.errors import ConfigError
+
+MB = 1_000_000
+_HEX_CHUNK = 65_536  # ids per write: a few MB of text at a time
+_DMP_LINES_PER_WRITE = 2
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """What one platform accepts."""
+
+    name: str
+    label: str
+    id_types: tuple[str, ...]
+    container: str  # zip | txt
+    max_zip_bytes: int | None  # None: one zip whatever its size (uploaded in parts)
+    remote_id_types: dict[str, str]  # our id type -> the platform's name for it
+
+    def remote_id_type(self, id_type: str) -> str:
+        self.check_id_type(id_type)
+        return self.remote_id_types[id_type]
+
+    def check_id_type(self, id_type: str) -> None:
+        if id_type not in self.id_types:
+            raise ConfigError(
+                f"{self.label} accepts phone ids as {' or '.join(self.id_types)} only, not "
+                f"{id_type}; use --id-type {self.id_types[0]}"
+            )
+
+
+PLATFORMS: dict[str, PlatformSpec] = {
+    "tencent": PlatformSpec(
+        "tencent", "Tencent Ads (广点通)", ("md5", "sha256"), "zip", 100 * MB,
+        {"md5": "HASH_MOBILE_PHONE", "sha256": "SHA256_MOBILE_PHONE"},
+    ),
+    "oceanengine": PlatformSpec(
+        "oceanengine", "Ocean Engine DMP (巨量引擎)", ("sha256",), "zip", 50 * MB,
+        {"sha256": "MOBILE_HASH_SHA256"},
+    ),
+    "qianchuan": PlatformSpec(
+        "qianchuan", "巨量千川", ("md5", "sha256"), "zip", None, {"md5": "17", "sha256": "14"},
+    ),
+    "alimama": PlatformSpec(
+        "alimama", "Alimama 达摩盘", ("md5", "sha256"), "txt", None,
+        {"md5": "MD5", "sha256": "SHA256"},
+    ),
+}
+
+
+def platform_spec(name: str) -> PlatformSpec:
+    try:
+        return PLATFORMS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown platform {name!r}; use one of {', '.join(PLATFORMS)}"
+        ) from None
+
+
+def write_package(
+    platform: str,
+    digests: np.ndarray,
+    id_type: str,
+    directory: Path,
+    stem: str,
+    when: datetime,
+    *,
+    max_zip_bytes: int | None = None,
+) -> list[PackageFile]:
+    """Write ``digests`` as ``platform``'s package files into ``directory``; list them.
+
+    No ids, no files. ``max_zip_bytes`` overrides the platform's documented cap.
+    """
+    spec = platform_spec(platform)
+    spec.check_id_type(id_type)
+    if len(digests) == 0:
+        return []
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if spec.container == "txt":
+        writer: SplitZipWriter | TextWriter = TextWriter(directory, stem)
+    else:
+        cap = max_zip_bytes or spec.max_zip_bytes or 1 << 62
+        writer = SplitZipWriter(directory, stem, cap, when)
+    try:
+        if platform == "oceanengine":
+            _write_dmp(writer, digests)
+        else:
+            for start in range(0, len(digests), _HEX_CHUNK):
+                chunk = digests[start : start + _HEX_CHUNK]
+                writer.write(hex_lines(chunk), len(chunk))
+        return writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _write_dmp(writer: SplitZipWriter | TextWriter, digests: np.ndarray) -> None:
+    step = MAX_IDS_PER_LINE * _DMP_LINES_PER_WRITE
+    for start in range(0, len(digests), step):
+        chunk = digests[start : start + step]
+        text = b"".join(encode_lines(hex_array(chunk), MOBILE_HASH_SHA256))
+        writer.write(text, len(chunk))

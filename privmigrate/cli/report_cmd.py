@@ -1,0 +1,76 @@
+"""`privmigrate report`: the morning Excel workbook."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import typer
+
+from privmigrate.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    emit_json,
+    handle_errors,
+    progress,
+    stderr,
+    workspace,
+)
+from privmigrate.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+@handle_errors
+def report(
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Workbook to write (default: "
+        "reports/privmigrate-<as-of>.xlsx in the workspace, and reports/latest.xlsx).",
+        dir_okay=False, show_default=False),
+    lang: str | None = typer.Option(
+        None, "--lang", help="Labels and sheet names: zh or en (default: [report] lang, else zh).",
+        show_default=False),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Date the figures are for, YYYY-MM-DD (default: today).",
+        show_default=False),
+    ws_path: Path | None = WorkspaceOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Write the Excel workbook: 概览, 分层, 邀约, 人群包, 数据质量 and 明细 (phones masked).
+
+    Sheets whose inputs are missing say what to run instead of failing. Output files are
+    owner-only (0600). Prints the workbook's path on stdout (with --json: a summary).
+
+    Example: privmigrate report --lang en -o morning.xlsx
+    """
+    from privmigrate.config import read_config
+    from privmigrate.report import write_report
+    from privmigrate.report.settings import report_settings
+
+    ws = workspace(ws_path)
+    settings = report_settings(read_config(ws.config_path))
+    chosen = lang or settings.lang
+    if chosen not in ("zh", "en"):
+        raise InputError(f"--lang {chosen!r} is not known; use --lang zh or --lang en")
+    if output is not None and output.suffix.lower() != ".xlsx":
+        raise InputError(f"{output}: the workbook must end in .xlsx; choose another --output")
+    with progress(not as_json) as bar:
+        summary = write_report(ws, output=output, lang=chosen, as_of=_date(as_of), progress=bar,
+                               latest=settings.latest)
+    if as_json:
+        emit_json(summary)
+        return
+    stderr.print(f"{len(summary['sheets'])} sheets, {summary['customers']:,} customers; wrote:")
+    # NOTE: the path is the command's result, so it goes to stdout (scripts, the demo's end).
+    typer.echo(summary["path"])
+
+
+def _date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise InputError(f"--as-of {text!r} is not a date; write it as YYYY-MM-DD") from None

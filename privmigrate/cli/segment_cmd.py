@@ -1,0 +1,177 @@
+"""`privmigrate segment`: orders in, scored and segmented customers out."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from privmigrate.cli.common import JsonOption, WorkspaceOption, emit_json, handle_errors, stderr
+from privmigrate.cli.common import workspace as open_workspace
+from privmigrate.errors import InputError
+from privmigrate.workspace import Workspace
+
+
+def run_segment(
+    ws: Workspace,
+    as_of: date | None = None,
+    split: str | None = None,
+    output: Path | None = None,
+    reveal_phones: bool = False,
+) -> dict[str, Any]:
+    """Build data/customers.parquet from data/orders.parquet; return the summary payload."""
+    from privmigrate.config import read_config
+    from privmigrate.scoring import build_customers, segment_summary
+    from privmigrate.scoring.customers_io import (
+        export_customers,
+        read_orders_for_scoring,
+        write_customers,
+    )
+    from privmigrate.scoring.settings import SegmentSettings
+
+    settings = SegmentSettings.from_config(read_config(ws.config_path), str(ws.config_path))
+    chosen_split = split or settings.split
+    with ws.lock("segment"):
+        orders = read_orders_for_scoring(ws.orders_path)
+        customers = build_customers(
+            orders, as_of=as_of, split=chosen_split, rules=settings.rules,
+            weights=settings.weights, converted=read_converted(ws.state_db),
+        )
+        del orders
+        if customers.empty:
+            raise InputError(
+                f"{ws.orders_path} has no paid orders tied to a buyer"
+                + (f" on or before {as_of}" if as_of else "")
+                + "; load exports with paid orders (see `privmigrate load --help`)"
+            )
+        write_customers(customers, ws.customers_path, split=chosen_split)
+        written = export_customers(customers, output, reveal_phones=reveal_phones) \
+            if output else None
+    summary = segment_summary(customers)
+    return {
+        "as_of": customers.attrs.get("as_of"),
+        "split": chosen_split,
+        "customers": len(customers),
+        "revenue": round(float(customers["total_fen"].sum()) / 100.0, 2),
+        "reachable_by_sms": int(customers["reachable_by_sms"].sum()),
+        "in_private_domain": int(customers["in_private_domain"].sum()),
+        "customers_path": str(ws.customers_path),
+        "output": str(output) if output else None,
+        "output_rows": written,
+        "segments": summary.to_dict(orient="records"),
+    }
+
+
+def read_converted(state_db: Path) -> set[str] | None:
+    """customer_ids in the ledger's conversions table (track), if the table exists."""
+    if not state_db.exists():
+        return None
+    from privmigrate.ledger import LedgerError
+
+    try:
+        conn = sqlite3.connect(f"file:{state_db}?mode=ro", uri=True)
+        try:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='conversions'"
+            ).fetchone()
+            if not found:
+                return None
+            rows = conn.execute(
+                "SELECT DISTINCT customer_id FROM conversions WHERE customer_id IS NOT NULL"
+            ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise LedgerError(
+            f"{state_db}: cannot read conversions ({exc}); restore the state database from a "
+            "backup or move it aside"
+        ) from exc
+    return {r[0] for r in rows}
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(
+        title=f"Segments as of {result['as_of']} (split: {result['split']})",
+        title_justify="left",
+    )
+    for col in ("segment", "customers", "share", "revenue share", "mean orders", "mean spend",
+                "median recency", "reachable"):
+        table.add_column(col, justify="left" if col == "segment" else "right")
+    for s in result["segments"]:
+        table.add_row(
+            s["segment"], f"{s['customers']:,}", f"{s['share']:.1%}", f"{s['revenue_share']:.1%}",
+            f"{s['mean_orders']:.2f}", f"¥{s['mean_spend']:,.2f}",
+            f"{s['median_recency']:g} d", f"{s['reachable_by_sms']:,}",
+        )
+    stderr.print(table)
+    stderr.print(
+        f"{result['customers']:,} customers, ¥{result['revenue']:,.2f} revenue, "
+        f"{result['reachable_by_sms']:,} reachable by SMS, "
+        f"{result['in_private_domain']:,} already in the private domain → "
+        f"{result['customers_path']}"
+    )
+    if result["output"]:
+        stderr.print(f"wrote {result['output_rows']:,} customers to {result['output']}")
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
+
+
+def register(app: typer.Typer) -> None:
+    from privmigrate.cli.load_cmd import EncodingOption, MapOption, SourceOption, run_load
+
+    @app.command("segment")
+    @handle_errors
+    def segment(
+        files: list[Path] | None = typer.Argument(
+            None, help="Export files to load first (exactly as `load` does); optional."),
+        source: str | None = SourceOption,
+        maps: list[str] | None = MapOption,
+        encoding: str | None = EncodingOption,
+        workspace_dir: Path | None = WorkspaceOption,
+        as_of: str | None = typer.Option(
+            None, "--as-of", metavar="DATE",
+            help="Score as of this date (YYYY-MM-DD); later orders are ignored. "
+                 "Default: the date of the latest paid order."),
+        split: str | None = typer.Option(
+            None, "--split", metavar="mean|median",
+            help="Split R/F/M into high/low at the mean or the median "
+                 "(default: segment.split in privmigrate.toml, else mean)."),
+        output: Path | None = typer.Option(
+            None, "--output", "-o", metavar="FILE",
+            help="Also write the customer table for people (.csv or .xlsx), phones masked."),
+        reveal_phones: bool = typer.Option(
+            False, "--reveal-phones", help="Write full phone numbers in --output."),
+        as_json: bool = JsonOption,
+    ) -> None:
+        """Score and segment customers: RFM, 8 segments, your rules, invitation priority.
+
+        Reads data/orders.parquet (loading FILEs first if given) and writes
+        data/customers.parquet, one row per customer with a paid order, then prints the
+        segment summary. Rules and priority weights come from [segment] in privmigrate.toml.
+
+        Example: privmigrate segment ExportOrderList202601.csv --as-of 2026-01-31 -o 客户.xlsx
+        """
+        if split is not None and split not in ("mean", "median"):
+            raise typer.BadParameter("use mean or median", param_hint="--split")
+        if output is not None and output.suffix.lower() not in (".csv", ".xlsx"):
+            raise typer.BadParameter("write a .csv or .xlsx file", param_hint="--output")
+        day = _parse_date(as_of)
+        ws = open_workspace(workspace_dir)
+        loaded = run_load(ws, files, source, maps, encoding, as_json) if files else None
+        result = run_segment(ws, day, split, output, reveal_phones)
+        if as_json:
+            emit_json({**result, "load": loaded} if loaded is not None else result)
+        else:
+            print_summary(result)

@@ -1,0 +1,108 @@
+"""One night of invitations, end to end, without the CLI (the nightly ``run`` calls this).
+
+The plan of a night is computed once: stored as ``data/invite_plans/<date>.parquet`` and
+recorded in the ledger (invitations, holdouts, invite_nights) before any file is written
+or anything is sent. Every later run for that date reads the stored plan, so the batch files
+come out byte-for-byte the same and sending picks up exactly where it stopped.
+
+The caller holds the workspace lock (``ws.lock("invite")``); this function does not take it,
+so the nightly pipeline can call it while holding its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from privmigrate.config import read_config
+from privmigrate.errors import InputError
+from privmigrate.invite import batches, ledger_store, window
+from privmigrate.invite.plan import CUSTOMER_COLUMNS, plan_night
+from privmigrate.invite.send import send_night
+from privmigrate.invite.settings import InviteSettings
+from privmigrate.ledger import open_ledger
+from privmigrate.progress import NULL_PROGRESS, Progress
+from privmigrate.workspace import Workspace
+
+if TYPE_CHECKING:
+    from privmigrate.channels.sms import SmsProvider
+
+
+def read_customers(ws: Workspace) -> pd.DataFrame:
+    """customers.parquet, only the columns planning needs (column-projected: 2 M rows fast)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = ws.customers_path
+    if not path.exists():
+        raise InputError(f"{path} does not exist; run `privmigrate segment` first")
+    try:
+        names = pq.read_schema(path).names
+        missing = [c for c in CUSTOMER_COLUMNS if c not in names]
+        if missing:
+            raise InputError(f"{path} lacks columns {', '.join(missing)}; run "
+                             "`privmigrate segment` again with this version")
+        table = pq.read_table(path, columns=list(CUSTOMER_COLUMNS))
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"{path}: cannot read the customer table ({exc}); "
+                         "run `privmigrate segment` again") from exc
+    return table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow")
+                           if pa.types.is_string(t) or pa.types.is_large_string(t) else None)
+
+
+def run_invite(ws: Workspace, night: date, *, now: datetime, limit: int | None = None,
+               dry_run: bool = False, send: bool = False, resend_unknown: bool = False,
+               progress: Progress = NULL_PROGRESS, provider: SmsProvider | None = None,
+               clock: Callable[[], datetime] | None = None) -> dict[str, Any]:
+    """Plan (or reuse the plan of) ``night``, write its batch files, optionally send.
+
+    Returns a JSON-able summary: the plan summary, ``reused`` (the plan existed), ``files``,
+    ``status`` ({channel: {status: n}}) and, with ``send``, ``send`` (counts).
+    Raises OutsideWindowError (exit 1) before doing anything when ``send`` is outside the
+    window; SmsStopError (exit 4) when the provider refuses, after recording what it did.
+    """
+    raw = read_config(ws.config_path)
+    settings = InviteSettings.from_config(raw)
+    if send and not dry_run:
+        window.check_window(now, settings.window)
+    with open_ledger(ws.state_db) as conn:
+        stored = ledger_store.stored_night(conn, night)
+        if stored is not None:
+            plan = batches.read_plan(ws, night, stored["plan_sha256"])
+            summary = stored["summary"]
+        else:
+            progress.start("planning invitations")
+            history = ledger_store.load_history(conn, night, settings.campaign,
+                                                settings.cooldown_days)
+            planned = plan_night(read_customers(ws), settings, history, night, now, limit)
+            plan, summary = planned.invitations, planned.summary
+            if not dry_run:
+                sha = batches.write_plan(ws, night, plan)
+                ledger_store.record_plan(conn, planned, sha)
+            progress.finish()
+        out: dict[str, Any] = {**summary, "reused": stored is not None, "dry_run": dry_run}
+        if dry_run:
+            out["files"] = []
+            return out
+        staff_order = [s.name for s in settings.staff]
+        files = batches.write_batch(ws, night, plan, summary, staff_order)
+        out["files"] = [str(p) for p in files]
+        if send:
+            if provider is None:
+                provider = _provider(raw)
+            tz = settings.window.timezone
+            report = send_night(conn, night, plan, settings, provider,
+                                clock or (lambda: window.resolve_now(None, tz)),
+                                resend_unknown=resend_unknown, progress=progress)
+            out["send"] = report.as_dict()
+        out["status"] = ledger_store.night_counts(conn, night)
+    return out
+
+
+def _provider(raw: dict[str, Any]) -> SmsProvider:
+    from privmigrate.channels.sms import SmsSettings, make_sms_provider
+
+    return make_sms_provider(SmsSettings.from_config(raw))

@@ -1,0 +1,94 @@
+"""Group millions of order rows by customer_id fast.
+
+Hashing 10 million 17-character strings is the slowest step of scoring (pyarrow's
+``dictionary_encode`` or pandas' ``factorize`` take ~2.5 s on this machine). Customer ids are
+fixed-width, so we hash their raw bytes as 64-bit words instead, factorise the hashes, and then
+verify every row against its group's first row byte for byte; any collision (or any id that is
+not fixed-width) falls back to the plain string factorisation, so grouping is always exact.
+Rows that arrive clustered by customer (runs) are factorised per run, which is cheaper still.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+_MIX = np.uint64(0xFF51AFD7ED558CCD)
+_STEP = np.uint64(0x9E3779B97F4A7C15)
+
+
+def group_codes(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, first_row)`` for non-null string ``ids``.
+
+    codes[i] is the group of row i (0..k-1, numbered by first appearance); first_row[g] is
+    the first row of group g.
+    """
+    n = len(ids)
+    if n == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    words = _fixed_width_words(ids)
+    if words is not None:
+        codes, first = _factorize(_hash_words(words))
+        rep = first[codes]
+        if all(np.array_equal(words[:, j], words[rep, j]) for j in range(words.shape[1])):
+            return codes, first
+    codes = pd.factorize(pd.arrays.ArrowExtensionArray(pa.chunked_array([ids])))[0]
+    codes = np.asarray(codes, dtype=np.int64)
+    return codes, _first_rows(codes)
+
+
+def _factorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Factorise via run-length encoding: clustered input costs one hash per run."""
+    change = np.empty(len(keys), dtype=bool)
+    change[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    run_codes, _ = pd.factorize(keys[starts])
+    lengths = np.diff(np.append(starts, len(keys)))
+    codes = np.repeat(run_codes.astype(np.int64), lengths)
+    first = np.full(int(run_codes.max()) + 1, -1, dtype=np.int64)
+    # reversed assignment keeps the first run of each group
+    first[run_codes[::-1]] = starts[::-1]
+    return codes, first
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    k = int(codes.max()) + 1 if len(codes) else 0
+    first = np.full(k, -1, dtype=np.int64)
+    rows = np.arange(len(codes), dtype=np.int64)
+    first[codes[::-1]] = rows[::-1]
+    return first
+
+
+def _fixed_width_words(ids: pa.Array) -> np.ndarray | None:
+    """The ids' bytes as an (n, w) uint64 matrix when every id has the same byte length."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    if ids.null_count or not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+        return None
+    off_type = np.int64 if pa.types.is_large_string(ids.type) else np.int32
+    size = np.dtype(off_type).itemsize
+    offsets = np.frombuffer(ids.buffers()[1], dtype=off_type, count=len(ids) + 1,
+                            offset=ids.offset * size)
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or width > 32 or int(offsets[-1] - offsets[0]) != width * len(ids):
+        return None
+    if not (np.diff(offsets) == width).all():
+        return None
+    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    n_words = -(-width // 8)
+    padded = np.zeros((len(ids), n_words * 8), dtype=np.uint8)
+    padded[:, :width] = data.reshape(-1, width)
+    return padded.view(np.uint64)
+
+
+def _hash_words(words: np.ndarray) -> np.ndarray:
+    h = words[:, 0].copy()
+    for j in range(1, words.shape[1]):
+        h *= _STEP
+        h ^= words[:, j]
+    h ^= h >> np.uint64(33)
+    h *= _MIX
+    h ^= h >> np.uint64(33)
+    return h

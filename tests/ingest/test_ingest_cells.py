@@ -1,0 +1,75 @@
+"""Cell parsers: money, times (incl. 0000-00-00 and Excel serials), flags, wrappers."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from privmigrate.ingest.cells import clean_text, parse_flag, parse_money_fen, parse_time
+
+
+def _s(*values: object) -> pd.Series:
+    return pd.Series(list(values), dtype="string")
+
+
+def test_money_strips_units_separators_and_notes() -> None:
+    fen, bad = parse_money_fen(_s(
+        "123.00元", "1,299.50", "499.00（系统计算中，该值仅供参考）", "￥88", "¥ 1,000", "\t12.5\t",
+        "0", "-3.20", ".5", "", "-", "12,3x", "abc",
+    ))
+    assert fen.tolist()[:9] == [12300, 129950, 49900, 8800, 100000, 1250, 0, -320, 50]
+    assert fen.iloc[9] is pd.NA and fen.iloc[10] is pd.NA
+    assert bad.tolist() == [False] * 11 + [True, True]
+
+
+def test_money_rounds_to_the_fen_exactly() -> None:
+    fen, _ = parse_money_fen(_s("0.1", "0.29", "19.99", "1234567.89"))
+    assert fen.tolist() == [10, 29, 1999, 123456789]
+
+
+def test_times_in_the_usual_formats() -> None:
+    times, bad = parse_time(_s(
+        "2026-03-05 14:07:09", "2026/03/05 14:07", "2026-03-05", "2026/3/5 14:07",
+        "2026年3月5日", "\t2026-03-05 14:07:09", "20260305140709",
+    ))
+    assert not bad.any()
+    assert times.iloc[0] == pd.Timestamp("2026-03-05 14:07:09")
+    assert times.iloc[1] == pd.Timestamp("2026-03-05 14:07")
+    assert times.iloc[2] == times.iloc[4] == pd.Timestamp("2026-03-05")
+    assert times.iloc[3] == pd.Timestamp("2026-03-05 14:07")
+    assert times.iloc[5] == times.iloc[6] == pd.Timestamp("2026-03-05 14:07:09")
+
+
+def test_null_sentinels_are_missing_not_bad() -> None:
+    times, bad = parse_time(_s("0000-00-00", "0000-00-00 00:00:00", "-", "", None))
+    assert times.isna().all()
+    assert not bad.any()
+
+
+def test_excel_serial_dates() -> None:
+    times, bad = parse_time(_s("46086", "46086.5"))
+    assert not bad.any()
+    assert times.tolist() == [pd.Timestamp("2026-03-05"), pd.Timestamp("2026-03-05 12:00")]
+
+
+def test_a_time_zone_offset_becomes_shanghai_wall_time() -> None:
+    times, _ = parse_time(_s("2026-03-05T06:07:09Z", "2026-03-05T14:07:09+08:00"))
+    assert times.tolist() == [pd.Timestamp("2026-03-05 14:07:09")] * 2
+
+
+def test_unparseable_times_are_flagged() -> None:
+    times, bad = parse_time(_s("2026-13-45 10:00:00", "昨天", "2026-03-05"))
+    assert bad.tolist() == [True, True, False]
+    assert times.isna().tolist() == [True, True, False]
+
+
+def test_flags_and_wecom_ids() -> None:
+    assert parse_flag(_s("是", "否", "", "已添加", "未添加", "YES")).tolist() == [
+        True, False, pd.NA, True, False, True]
+    ids = parse_flag(_s("wmabc123", "", None), any_value_is_true=True)
+    assert ids.tolist() == [True, pd.NA, pd.NA]
+
+
+def test_clean_text_strips_export_wrappers() -> None:
+    out = clean_text(_s('="2024000000000000001"', "'13800000001", "\t240101-123\t", " 无 ", "--"))
+    assert out.tolist()[:3] == ["2024000000000000001", "13800000001", "240101-123"]
+    assert out.iloc[3] is pd.NA and out.iloc[4] is pd.NA

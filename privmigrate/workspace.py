@@ -20,6 +20,7 @@ from pathlib import Path
 from privmigrate.errors import LockedError
 
 WORKSPACE_ENV = "PRIVMIGRATE_WORKSPACE"
+_HELD: set[str] = set()  # lock files this process holds
 OWNER_ONLY = 0o600
 
 
@@ -92,7 +93,15 @@ class Workspace:
 
     @contextlib.contextmanager
     def lock(self, what: str = "privmigrate") -> Iterator[None]:
-        """Hold the workspace lock; a second concurrent run gets LockedError (exit 5)."""
+        """Hold the workspace lock; a second concurrent run gets LockedError (exit 5).
+
+        Re-entrant within one process, so `run` can hold it while calling the steps that
+        take it themselves when run alone.
+        """
+        key = str(self.lock_path)
+        if key in _HELD:
+            yield
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, OWNER_ONLY)
         try:
@@ -107,7 +116,11 @@ class Workspace:
                 raise
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()} {what}\n".encode())
-            yield
+            _HELD.add(key)
+            try:
+                yield
+            finally:
+                _HELD.discard(key)
         finally:
             os.close(fd)  # closing releases the flock
 

@@ -80,6 +80,7 @@ def register(app: typer.Typer) -> None:
             _print(summary)
         code = _exit_code(summary)
         if code != ExitCode.OK:
+            stderr.print(_partial_note(summary))
             raise typer.Exit(int(code))
 
 
@@ -92,6 +93,21 @@ def _exit_code(summary: dict) -> ExitCode:
     if sent["failed"] or sent["stopped"] or unresolved:
         return ExitCode.PARTIAL
     return ExitCode.OK
+
+
+def _partial_note(s: dict) -> str:
+    sent = s["send"]
+    unknown = s.get("status", {}).get("sms", {}).get("unknown", 0)
+    parts = []
+    if sent["failed"]:
+        parts.append(f"{sent['failed']} messages failed (recorded in the ledger)")
+    if sent["stopped"]:
+        parts.append(f"sending stopped: {sent['stopped']}")
+    if unknown:
+        parts.append(f"{unknown} messages have an unknown outcome: check the provider's "
+                     "delivery receipts for their invitation ids, then rerun with "
+                     "--resend-unknown only if they were not delivered")
+    return "Partial: " + "; ".join(parts)
 
 
 def _print(s: dict) -> None:
@@ -118,11 +134,6 @@ def _print(s: dict) -> None:
         if sent["recovered_unknown"]:
             stderr.print(f"  {sent['recovered_unknown']} messages of an interrupted run are now "
                          "'unknown'")
-        unknown = s.get("status", {}).get("sms", {}).get("unknown", 0)
-        if unknown:
-            stderr.print(f"  {unknown} messages have an unknown outcome: check the provider's "
-                         "delivery receipts for their invitation ids, then rerun with "
-                         "--resend-unknown only if they were not delivered")
         if sent["stopped"]:
             stderr.print(f"  stopped: {sent['stopped']} ({sent['left_planned']} still planned)")
     status = s.get("status")

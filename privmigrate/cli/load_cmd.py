@@ -68,9 +68,10 @@ def print_load_summary(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title="Loaded exports", title_justify="left")
-    for col in ("file", "platform", "rows", "loaded", "paid", "rejected", "unlinked",
-                "valid phones"):
-        table.add_column(col, justify="left" if col in ("file", "platform") else "right")
+    table.add_column("file", overflow="fold", min_width=12)
+    table.add_column("platform", overflow="fold")
+    for col in ("rows", "loaded", "paid", "rejected", "unlinked", "phones"):
+        table.add_column(col, justify="right")
     for f in summary["files"]:
         table.add_row(
             Path(f["file"]).name, f["source"], str(f["rows"]), str(f["loaded"]), str(f["paid"]),

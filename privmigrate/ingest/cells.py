@@ -29,7 +29,15 @@ def _series(arr: pa.ChunkedArray | pa.Array, index: pd.Index) -> pd.Series:
 
 def clean_text(s: pd.Series) -> pd.Series:
     """Strip export wrappers (``="…"``, leading ``'``, tabs, spaces); null sentinels → NA."""
-    arr = pc.utf8_trim(_arrow(s.astype("string[pyarrow]")), characters=" \t\r\n\u3000\u00a0\ufeff")
+    arr = _arrow(s.astype("string[pyarrow]"))
+    # One scan decides whether any cell needs work; clean exports skip the rewriting passes.
+    needs = pc.match_substring_regex(arr, "^[\\s=`'\"\u3000\u00a0\ufeff]|[\\s\u3000\u00a0]$")
+    if not pc.any(needs).as_py():
+        is_null = pc.is_in(arr, value_set=pa.array(NULL_WORDS))
+        if pc.any(is_null).as_py():
+            arr = pc.if_else(is_null, pa.scalar(None, arr.type), arr)
+        return _series(arr, s.index)
+    arr = pc.utf8_trim(arr, characters=" \t\r\n\u3000\u00a0\ufeff")
     dirty = pc.match_substring_regex(arr, r"^(=|'|`|\x22)")
     if pc.any(dirty).as_py():
         arr = pc.replace_substring_regex(arr, r'^="?(.*?)"?$', r"\1")

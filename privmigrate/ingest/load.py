@@ -156,10 +156,11 @@ def _load_one(
         paid=int((orders["status"] == "paid").sum()),
         phone_status={k: int(v) for k, v in orders["phone_status"].value_counts().items()},
     )
-    return path, _sha256(path), orders, result.rejects, summary
+    return path, file_sha256(path), orders, result.rejects, summary
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (how `run` recognises files already loaded)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

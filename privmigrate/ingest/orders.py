@@ -233,7 +233,9 @@ def _summary_rows(frame: pd.DataFrame) -> np.ndarray:
     """合计:/总计 rows that ERPs append; judged on the first two columns."""
     mask = np.zeros(len(frame), dtype=bool)
     for col in frame.columns[:2]:
-        mask |= frame[col].str.strip().str.contains(SUMMARY_ROW_RE, regex=True).fillna(False).to_numpy()
+        arr = frame[col].astype("string[pyarrow]").array._pa_array
+        hit = pc.match_substring_regex(arr, r"^\s*(?:合计|总计|汇总|小计)")
+        mask |= np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
     return mask
 
 
@@ -411,7 +413,9 @@ def _order_ids(
         return ("agg:" + key).astype("string[pyarrow]")
     if "order_id" in cols:
         ids = clean_text(frame[cols["order_id"][0]])
-        return ids.str.replace(r"\.0$", "", regex=True)
+        if ids.str.endswith(".0").any():  # Excel turned the number into a float
+            ids = ids.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
+        return ids
     return _content_ids(frame)
 
 
@@ -447,6 +451,11 @@ def _merge_line_items(orders: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     agg["status"] = pd.Series(
         statuses.where(statuses.notna(), np.where(any_paid, PAID, CANCELLED)),
         index=agg.index).astype(STATUS_DTYPE)
+    if not profile.amount_per_line:
+        # each line's refund is partial on its own, but together they refund the whole order
+        refunds = grouped["refund_fen"].sum()
+        whole = ((refunds > 0) & (refunds >= gross) & (agg["status"] == PAID)).to_numpy()
+        agg.loc[whole, "status"] = REFUNDED
     agg["product"] = grouped["product"].agg(lambda s: "、".join(dict.fromkeys(s.dropna())) or None)
     agg = agg.reset_index()[orders.columns]
     merged = pd.concat([single, agg], ignore_index=True)

@@ -71,7 +71,13 @@ def clean_products(products: pd.Series, max_chars: int, fallback: str) -> pd.Ser
     s = s.str.replace(r"【[^】]*】|\[[^\]]*\]|（[^）]*）|\([^)]*\)", " ", regex=True)
     s = s.str.replace(_LINKS, " ", regex=True)
     s = s.str.replace(r"[^\u4e00-\u9fffA-Za-z0-9 .+\-]", " ", regex=True)
-    s = s.str.replace(r"\s+", " ", regex=True).str.strip().str.slice(0, max_chars).str.strip()
+    s = s.str.replace(r"\s+", " ", regex=True).str.strip()
+    cut = s.str.slice(0, max_chars)
+    # a cut inside a Latin/digit word ("120g" → "120") drops that partial word
+    mid_word = (s.str.len().gt(max_chars) & cut.str.contains(r"\s", regex=True)
+                & s.str.slice(max_chars - 1, max_chars + 1).str.fullmatch(r"[A-Za-z0-9.+\-]{2}"))
+    cut = cut.mask(mid_word.fillna(False).astype(bool), cut.str.replace(r"\s+\S*$", "", regex=True))
+    s = cut.str.strip()
     return s.mask(s.fillna("").str.len().lt(2), fallback).fillna(fallback).astype("string")
 
 

@@ -71,9 +71,30 @@ def read_orders_for_scoring(path: Path) -> pd.DataFrame:
         raise InputError(
             f"{path}: cannot read the order table ({exc}); run `privmigrate load` again"
         ) from exc
-    fen = amount_fen(pc.fill_null(table.column("amount"), pa.scalar(0, AMOUNT_TYPE)))
-    table = table.set_column(table.column_names.index("amount"), "amount_fen", fen)
-    return table.to_pandas(types_mapper=_strings, self_destruct=True)
+    fen = decimal_fen(table.column("amount"))
+    table = table.drop_columns(["amount"])
+    frame = table.to_pandas(types_mapper=_strings)
+    frame["amount_fen"] = fen
+    return frame
+
+
+def decimal_fen(amount: pa.ChunkedArray) -> np.ndarray:
+    """Whole fen (int64, null → 0) straight from decimal128(18, 2) buffers, without arithmetic.
+
+    A decimal128 value is its unscaled 128-bit integer; at scale 2 that integer is the fen, and
+    precision 18 keeps it within the low 64 bits (little-endian two's complement).
+    """
+    if amount.type != AMOUNT_TYPE:
+        return np.asarray(amount_fen(pc.cast(amount, AMOUNT_TYPE)).fill_null(0), dtype=np.int64)
+    parts = []
+    for chunk in amount.chunks:
+        words = np.frombuffer(chunk.buffers()[1], dtype=np.int64,
+                              count=2 * (chunk.offset + len(chunk)))
+        low = words[2 * chunk.offset::2].copy()
+        if chunk.null_count:
+            low[chunk.is_null().to_numpy(zero_copy_only=False)] = 0
+        parts.append(low)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
 def _strings(t: pa.DataType) -> Any:
@@ -131,9 +152,8 @@ def read_customers(path: Path) -> pd.DataFrame:
     if table.num_rows == 0:
         out = empty_customers()
     else:
-        fen = amount_fen(table.column("total_amount"))
         out = table.to_pandas(types_mapper=_strings)
-        out["total_fen"] = fen.to_numpy()
+        out["total_fen"] = decimal_fen(table.column("total_amount"))
         out["total_amount"] = out["total_fen"] / 100.0
         out["sources"] = pd.Series(pd.arrays.ArrowExtensionArray(
             table.column("sources").combine_chunks()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -35,7 +37,9 @@ def test_honorific_is_surname_plus_configured_suffix():
 def test_products_lose_promotions_links_and_are_cut():
     products = pd.Series(["【双11】保湿面霜 50ml (赠品) http://x.cn/a", None, "★"])
     out = render.clean_products(products, 8, "心仪好物")
-    assert out.tolist() == ["保湿面霜 50m", "心仪好物", "心仪好物"]
+    assert out.tolist() == ["保湿面霜", "心仪好物", "心仪好物"]
+    assert render.clean_products(pd.Series(["氨基酸洁面乳 120g"]), 12, "x").tolist() == [
+        "氨基酸洁面乳 120g"]
     assert not out.str.contains("【|http").any()
 
 
@@ -56,7 +60,9 @@ def test_render_fills_every_variable_and_params_keep_template_order():
     assert body[0].startswith("测试甲一您好，感谢购买面霜，送您10元券，加顾问小美")
     assert body.str.endswith("拒收请回复R").all()
     params = render.template_params(t, values, idx)
-    assert params[0] == '{"name": "测试甲一", "product": "面霜", "offer": "10元券", "staff": "小美"}'
+    assert json.loads(params[0]) == {"name": "测试甲一", "product": "面霜", "offer": "10元券",
+                                     "staff": "小美"}
+    assert list(json.loads(params[0])) == ["name", "product", "offer", "staff"]
 
 
 def test_compliance_gate_refuses_a_broken_message():

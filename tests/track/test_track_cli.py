@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -107,7 +108,7 @@ def test_dry_run_writes_nothing(ws, tmp_path):
 def test_inbox_is_read_when_no_file_is_given(ws, tmp_path):
     inbox = ws.inbox_dir / "wecom"
     inbox.mkdir(parents=True)
-    (inbox / "adds.csv").write_text(open(_csv(tmp_path), encoding="utf-8").read())
+    (inbox / "adds.csv").write_bytes(Path(_csv(tmp_path)).read_bytes())
     result = runner.invoke(app, ["track", "-w", str(ws.root), "--json"])
     assert result.exit_code == 0
     summary = json.loads(result.stdout)
@@ -184,8 +185,16 @@ def test_bad_config_names_the_key(ws, tmp_path):
 
 
 def test_locked_workspace_exits_5(ws, tmp_path):
-    with ws.lock("test"):
+    import fcntl
+    import os
+
+    # another run's lock (Workspace.lock is re-entrant within one process, so take it by hand)
+    fd = os.open(ws.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         result = runner.invoke(app, ["track", _csv(tmp_path), "-w", str(ws.root)])
+    finally:
+        os.close(fd)
     assert result.exit_code == 5
 
 
@@ -207,3 +216,20 @@ def test_missing_customers_file_is_a_warning(tmp_path):
 def test_help_has_an_example():
     result = runner.invoke(app, ["track", "--help"])
     assert result.exit_code == 0 and "privmigrate track --from-api" in result.output
+
+
+def test_sample_config_section_is_valid_and_matches_the_defaults():
+    import tomllib
+
+    import privmigrate
+    from privmigrate.track.settings import TrackSettings, track_settings
+
+    sample = Path(privmigrate.__file__).parent / "sample_config" / "50_track.toml"
+    parsed = track_settings(tomllib.loads(sample.read_text(encoding="utf-8")))
+    assert parsed == TrackSettings()
+
+
+def test_unknown_config_key_is_rejected(ws, tmp_path):
+    ws.config_path.write_text("[track.wecom]\nbase_ulr = 'http://127.0.0.1:1'\n")
+    result = runner.invoke(app, ["track", _csv(tmp_path), "-w", str(ws.root)])
+    assert result.exit_code == 1 and "track.wecom.base_ulr" in result.output

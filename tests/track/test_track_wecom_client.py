@@ -108,9 +108,9 @@ def test_permission_error_stops_with_a_hint_and_no_secret():
 
 
 def test_wrong_secret_is_reported_without_leaking_it():
-    with FakeWeCom() as fake, _client(fake, secret="wrong-secret-value") as client:
-        with pytest.raises(RemoteError) as err:
-            client.follow_users()
+    with (FakeWeCom() as fake, _client(fake, secret="wrong-secret-value") as client,
+          pytest.raises(RemoteError) as err):
+        client.follow_users()
     assert "40001" in str(err.value) and "PRIVMIGRATE_WECOM_SECRET" in str(err.value)
     assert "wrong-secret-value" not in str(err.value)
 

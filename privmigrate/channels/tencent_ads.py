@@ -1,0 +1,184 @@
+"""Tencent Ads (广点通) Marketing API v3.0 client for customer-file audiences.
+
+Calls: custom_audiences/add (JSON, type CUSTOMER_FILE), custom_audiences/get,
+custom_audience_files/add (multipart: account_id, audience_id, user_id_type, operation_type,
+file), custom_audience_files/get. ``access_token``, ``timestamp`` and ``nonce`` go in the
+query string of every call. Responses are ``{code, message, message_cn, data}``; code 0 is
+success. See docs/audience.md and ../shared/reference/ad-platforms.md §1.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from privmigrate.audience.remote import OutcomeUnknown, RemoteRefused, TokenError
+from privmigrate.channels.http import TransientError, make_client, with_retries
+from privmigrate.errors import RemoteError
+
+RATE_LIMIT_CODES = frozenset({11008, 11016, 11017, 11018, 11019})
+SYSTEM_CODES = frozenset({10000, 10001, *range(30000, 30100)})
+TOKEN_CODES = frozenset({11000, 11002, 11004, 11005, 11012})
+REFRESH_HELP = (
+    "get a new access token with GET {base}/oauth/token?client_id=…&client_secret=…"
+    "&grant_type=refresh_token&refresh_token=… and export it as {env} "
+    "(a refresh token that has expired too, code 11012, needs the advertiser to authorise "
+    "the app again); see docs/audience.md \"Tokens\""
+)
+PAGE_SIZE = 100
+
+
+class TencentAdsClient:
+    """The four calls a customer-file audience needs, with the documented retry rules."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        account_id: str,
+        *,
+        token_env: str = "PRIVMIGRATE_TENCENT_ADS_TOKEN",
+        transport: httpx.BaseTransport | None = None,
+        timeout: float | httpx.Timeout = httpx.Timeout(120.0, connect=10.0),
+        attempts: int = 5,
+        sleep: Callable[[float], Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self.account_id = account_id
+        self._token_env = token_env
+        self._client = make_client(self.base_url, timeout=timeout, transport=transport)
+        self._attempts = attempts
+        self._sleep = sleep
+        self._clock = clock
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- calls ---------------------------------------------------------------------------
+
+    def create_audience(self, name: str, description: str = "") -> str:
+        data = self._call("POST", "custom_audiences/add", write=True, json={
+            "account_id": self._account(), "name": name, "type": "CUSTOMER_FILE",
+            "description": description,
+        })
+        return str(data["audience_id"])
+
+    def find_audience(self, name: str) -> dict[str, Any] | None:
+        """The account's audience called ``name`` (names are unique per account)."""
+        for item in self._pages("custom_audiences/get", {}):
+            if item.get("name") == name:
+                return item
+        return None
+
+    def get_audience(self, audience_id: str) -> dict[str, Any]:
+        items = list(self._pages("custom_audiences/get", {"audience_id": audience_id}))
+        if not items:
+            raise RemoteRefused(f"Tencent Ads has no audience {audience_id} in account "
+                                f"{self.account_id}; it may have been deleted")
+        return items[0]
+
+    def upload_file(self, audience_id: str, user_id_type: str, operation_type: str,
+                    path: Path) -> str:
+        """custom_audience_files/add; the file's name identifies it in later listings."""
+        form = {"account_id": self._account(), "audience_id": str(audience_id),
+                "user_id_type": user_id_type, "operation_type": operation_type}
+
+        def files() -> dict[str, Any]:
+            return {"file": (path.name, path.open("rb"), "application/zip")}
+
+        data = self._call("POST", "custom_audience_files/add", write=True, data=form,
+                          files=files)
+        return str(data["custom_audience_file_id"])
+
+    def list_files(self, audience_id: str) -> list[dict[str, Any]]:
+        return list(self._pages("custom_audience_files/get", {"audience_id": audience_id}))
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _account(self) -> str:
+        if not self.account_id:
+            raise RemoteRefused("[audience.tencent] account_id is not set; put the 推广帐号 "
+                                "id in privmigrate.toml")
+        return str(self.account_id)
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Any:
+        page = 1
+        while True:
+            data = self._call("GET", path, params={
+                "account_id": self._account(), "page": page, "page_size": PAGE_SIZE, **params})
+            items = data.get("list") or []
+            yield from items
+            total_pages = (data.get("page_info") or {}).get("total_page") or 1
+            if page >= total_pages or not items:
+                return
+            page += 1
+
+    def _auth(self) -> dict[str, str]:
+        return {"access_token": self._token, "timestamp": str(int(self._clock())),
+                "nonce": uuid.uuid4().hex}
+
+    def _call(self, method: str, path: str, *, write: bool = False,
+              params: dict[str, Any] | None = None, json: Any = None,
+              data: dict[str, str] | None = None,
+              files: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+        def attempt() -> dict[str, Any]:
+            opened = files() if files else None
+            try:
+                response = self._client.request(
+                    method, f"/{path}", params={**(params or {}), **self._auth()},
+                    json=json, data=data, files=opened)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                raise TransientError(f"cannot connect to Tencent Ads: {exc}") from exc
+            except httpx.TransportError as exc:  # sent, then timed out or dropped
+                if write:
+                    raise OutcomeUnknown(
+                        f"Tencent Ads {path}: no answer ({type(exc).__name__}); "
+                        "the request may have been applied") from exc
+                raise TransientError(f"Tencent Ads {path}: {type(exc).__name__}") from exc
+            finally:
+                for value in (opened or {}).values():
+                    value[1].close()
+            return self._parse(path, response, write)
+
+        try:
+            return with_retries(attempt, attempts=self._attempts, sleep=self._sleep)
+        except TransientError as exc:
+            raise RemoteError(
+                f"Tencent Ads {path} kept failing after {self._attempts} tries ({exc}); "
+                "run the push again later, it resumes where it stopped"
+            ) from exc
+
+    def _parse(self, path: str, response: httpx.Response, write: bool) -> dict[str, Any]:
+        trace = response.headers.get("X-TSA-Trace-Id", "")
+        if response.status_code == 429:
+            raise TransientError(f"Tencent Ads {path}: HTTP 429")
+        if response.status_code >= 500:
+            if write:
+                raise OutcomeUnknown(f"Tencent Ads {path}: HTTP {response.status_code}")
+            raise TransientError(f"Tencent Ads {path}: HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RemoteError(
+                f"Tencent Ads {path}: HTTP {response.status_code} with a body that is not "
+                "JSON; check [audience.tencent] base_url") from exc
+        code = int(body.get("code", -1))
+        if code == 0:
+            return body.get("data") or {}
+        message = body.get("message_cn") or body.get("message") or ""
+        if code in RATE_LIMIT_CODES or code in SYSTEM_CODES:
+            raise TransientError(f"Tencent Ads {path}: code {code} {message}")
+        if code in TOKEN_CODES:
+            raise TokenError(
+                f"Tencent Ads refused the access token (code {code}: {message}); "
+                + REFRESH_HELP.format(base=self.base_url, env=self._token_env))
+        raise RemoteRefused(
+            f"Tencent Ads {path} refused the request: code {code} {message}"
+            + (f" (trace id {trace})" if trace else ""), code=code)

@@ -1,0 +1,105 @@
+"""`privmigrate run`: the nightly job."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import typer
+
+from privmigrate.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    emit_json,
+    handle_errors,
+    progress,
+    stderr,
+    stdout,
+    workspace,
+)
+from privmigrate.errors import ExitCode, InputError
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def shanghai_now() -> datetime:
+    """Now as Asia/Shanghai wall time (naive), the clock every command plans with."""
+    return datetime.now(SHANGHAI).replace(tzinfo=None)
+
+
+def parse_night(value: str | None) -> date:
+    if not value:
+        return shanghai_now().date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--date {value!r}: write the date as YYYY-MM-DD") from None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    @handle_errors
+    def run(
+        night: str | None = typer.Option(None, "--date", help="Night to run (YYYY-MM-DD; "
+                                         "default today, Asia/Shanghai)."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Say what each step would do; "
+                                     "write and send nothing."),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the step table "
+                                     "even when everything succeeded."),
+        print_cron: bool = typer.Option(False, "--print-cron", help="Print the crontab lines "
+                                        "for this workspace and exit."),
+        workspace_dir: Path | None = WorkspaceOption,
+        as_json: bool = JsonOption,
+    ) -> None:
+        """Run the nightly job: load new inbox files, segment, invite, push audiences,
+        track conversions and write the report — as configured in privmigrate.toml.
+
+        Each step is journaled; a step done tonight is not repeated, so a second run changes
+        nothing and a run after a crash resumes. Silent on success unless --verbose (cron
+        mails any output). Exit codes: 0 all steps ok, 3 some failed, 1 none succeeded,
+        5 another run holds the workspace.
+
+        Example: privmigrate run --workspace /srv/brand   (cron: see --print-cron)
+        """
+        from privmigrate.config import read_config
+        from privmigrate.pipeline import RunSettings, cron_lines, run_night
+
+        ws = workspace(workspace_dir)
+        if print_cron:
+            settings = RunSettings.from_config(read_config(ws.config_path))
+            exe = shutil.which("privmigrate") or f"{sys.executable} -m privmigrate"
+            for line in cron_lines(ws, exe, settings):
+                stdout.print(line)
+            return
+        if not ws.config_path.exists():
+            raise InputError(f"{ws.config_path} not found; create it with `privmigrate init`")
+        the_night = parse_night(night)
+        with ws.lock("run"), progress(verbose and not as_json) as bar:
+            result = run_night(ws, the_night, now=shanghai_now(), dry_run=dry_run, progress=bar)
+        code = result.exit_code
+        if as_json:
+            emit_json(result.to_dict())
+        elif verbose or dry_run or code != ExitCode.OK:
+            print_steps(result.to_dict())
+        if code != ExitCode.OK:
+            raise typer.Exit(int(code))
+
+
+def print_steps(result: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"privmigrate run {result['night']}", title_justify="left")
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    colours = {"ok": "green", "done-earlier": "green", "failed": "red", "skipped": "yellow"}
+    for s in result["steps"]:
+        detail = s["detail"]
+        if isinstance(detail, dict):
+            detail = ", ".join(f"{k}={v}" for k, v in detail.items() if not isinstance(v, dict))
+        status = f"[{colours.get(s['status'], 'white')}]{s['status']}[/]"
+        table.add_row(s["step"], status, str(detail)[:300].replace("[", r"\["))
+    stderr.print(table)

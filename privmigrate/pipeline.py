@@ -1,0 +1,345 @@
+"""The nightly run: load new inbox files, segment, invite, push audiences, track, report.
+
+Orchestration only. Every step is journaled in the ledger (``run_steps``, one row per night
+and step): a step that finished ``ok`` is not run again that night, so running twice changes
+nothing and a run after a crash resumes at the first unfinished step. A failing step does not
+stop independent steps; steps that need its output are skipped. The caller holds the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from privmigrate.config import Section, read_config
+from privmigrate.errors import ExitCode, PrivmigrateError
+from privmigrate.ledger import open_ledger, transaction
+from privmigrate.progress import NULL_PROGRESS, Progress
+from privmigrate.workspace import Workspace
+
+STEPS = ("load", "segment", "invite", "audience", "track", "report")
+# A step runs only when the steps it needs succeeded tonight (or were not needed).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "load": (),
+    "segment": ("load",),
+    "invite": ("segment",),
+    "audience": ("segment",),
+    "track": (),
+    "report": (),
+}
+# Testing aid (documented): crash the process right after this step is journaled.
+CRASH_AFTER_ENV = "PRIVMIGRATE_CRASH_AFTER_STEP"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The ``[run]`` section of privmigrate.toml."""
+
+    inbox: str = "inbox"
+    steps: tuple[str, ...] = STEPS
+    send: bool = False
+    audiences: bool = True
+    track: str = "files"  # "api", "files" or "off"
+    track_files: str = "inbox/wecom/*"
+    report_lang: str = "zh"
+    cron_time: str = "02:30"
+    send_time: str = "09:30"
+
+    @classmethod
+    def from_config(cls, raw: dict[str, Any]) -> RunSettings:
+        s = Section.of(raw, "run")
+        s.unknown_keys(["inbox", "steps", "send", "audiences", "track", "track_files",
+                        "report_lang", "cron_time", "send_time"])
+        steps = s.get("steps", list, list(STEPS))
+        for step in steps:
+            if step not in STEPS:
+                raise s.fail("steps", f"names unknown step {step!r}; steps: {', '.join(STEPS)}")
+        cron_time = s.get("cron_time", str, cls.cron_time)
+        send_time = s.get("send_time", str, cls.send_time)
+        for key, value in (("cron_time", cron_time), ("send_time", send_time)):
+            _hhmm(s, key, value)
+        return cls(
+            inbox=s.get("inbox", str, cls.inbox),
+            steps=tuple(steps),
+            send=s.get("send", bool, cls.send),
+            audiences=s.get("audiences", bool, cls.audiences),
+            track=s.choice("track", ("api", "files", "off"), cls.track),
+            track_files=s.get("track_files", str, cls.track_files),
+            report_lang=s.choice("report_lang", ("zh", "en"), cls.report_lang),
+            cron_time=cron_time,
+            send_time=send_time,
+        )
+
+
+def _hhmm(section: Section, key: str, value: str) -> tuple[int, int]:
+    try:
+        hh, mm = (int(x) for x in value.split(":"))
+        if not (0 <= hh < 24 and 0 <= mm < 60):
+            raise ValueError
+    except ValueError:
+        raise section.fail(key, f'must be a time like "02:30", got {value!r}') from None
+    return hh, mm
+
+
+@dataclass
+class StepResult:
+    step: str
+    status: str  # ok, failed, skipped, done-earlier
+    detail: dict[str, Any] | str = field(default_factory=dict)
+
+
+@dataclass
+class NightResult:
+    night: str
+    steps: list[StepResult]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 all steps fine, 3 some failed, 1 (or 4 when remote) nothing succeeded."""
+        failed = [s for s in self.steps if s.status in ("failed", "skipped")]
+        good = [s for s in self.steps if s.status in ("ok", "done-earlier")]
+        if not failed:
+            return ExitCode.OK
+        if good:
+            return ExitCode.PARTIAL
+        return ExitCode.USER_ERROR
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "night": self.night,
+            "exit_code": int(self.exit_code),
+            "steps": [{"step": s.step, "status": s.status, "detail": s.detail}
+                      for s in self.steps],
+        }
+
+
+def run_night(
+    ws: Workspace,
+    night: date,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    progress: Progress = NULL_PROGRESS,
+) -> NightResult:
+    """Run (or resume) the night. The caller holds ``ws.lock``."""
+    settings = RunSettings.from_config(read_config(ws.config_path))
+    steps: list[StepResult] = []
+    done = _done_steps(ws, night)
+    outcome: dict[str, str] = {}
+    for step in STEPS:
+        if step not in settings.steps or (step == "audience" and not settings.audiences) or (
+            step == "track" and settings.track == "off"
+        ):
+            outcome[step] = "ok"
+            continue
+        if step in done and not dry_run:
+            steps.append(StepResult(step, "done-earlier", done[step]))
+            outcome[step] = "ok"
+            continue
+        blocked = [n for n in NEEDS[step] if outcome.get(n) not in (None, "ok")]
+        if blocked:
+            steps.append(StepResult(step, "skipped", f"needs {', '.join(blocked)}"))
+            outcome[step] = "skipped"
+            continue
+        result = _run_step(ws, step, night, now, settings, dry_run, progress)
+        steps.append(result)
+        outcome[step] = "ok" if result.status == "ok" else "failed"
+        if os.environ.get(CRASH_AFTER_ENV) == step:
+            os._exit(9)  # simulate a crash (kill -9) between steps; see docs/run.md
+    return NightResult(night.isoformat(), steps)
+
+
+def _run_step(ws: Workspace, step: str, night: date, now: datetime, settings: RunSettings,
+              dry_run: bool, progress: Progress) -> StepResult:
+    started = datetime.now().isoformat(timespec="seconds")
+    if not dry_run:
+        _journal(ws, night, step, "started", started, None, None)
+    try:
+        detail = STEP_FUNCTIONS[step](ws, night, now, settings, dry_run, progress)
+    except PrivmigrateError as exc:
+        if not dry_run:
+            _journal(ws, night, step, "failed", started, _now(), exc.message)
+        return StepResult(step, "failed", exc.message)
+    except Exception as exc:  # a bug: record it, keep the other steps going
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        if not dry_run:
+            _journal(ws, night, step, "failed", started, _now(),
+                     message + "\n" + traceback.format_exc(limit=8))
+        return StepResult(step, "failed", message)
+    if not dry_run:
+        _journal(ws, night, step, "ok", started, _now(), json.dumps(detail, default=str,
+                                                                    ensure_ascii=False))
+    return StepResult(step, "ok", detail)
+
+
+def _now() -> str:
+    return datetime.now().isoformat(timespec="seconds")
+
+
+def _done_steps(ws: Workspace, night: date) -> dict[str, Any]:
+    with open_ledger(ws.state_db) as conn:
+        rows = conn.execute(
+            "SELECT step, detail FROM run_steps WHERE night = ? AND status = 'ok'",
+            (night.isoformat(),),
+        ).fetchall()
+    out: dict[str, Any] = {}
+    for row in rows:
+        try:
+            out[row["step"]] = json.loads(row["detail"] or "{}")
+        except json.JSONDecodeError:
+            out[row["step"]] = {}
+    return out
+
+
+def _journal(ws: Workspace, night: date, step: str, status: str, started: str,
+             finished: str | None, detail: str | None) -> None:
+    with open_ledger(ws.state_db) as conn, transaction(conn):
+        conn.execute(
+            "INSERT INTO run_steps (night, step, status, started_at, finished_at, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (night, step) DO UPDATE SET "
+            "status = excluded.status, started_at = excluded.started_at, "
+            "finished_at = excluded.finished_at, detail = excluded.detail",
+            (night.isoformat(), step, status, started, finished, detail),
+        )
+
+
+def night_journal(ws: Workspace, night: date) -> list[dict[str, Any]]:
+    """The journal rows of a night (for `run --json` and the report)."""
+    with open_ledger(ws.state_db) as conn:
+        rows = conn.execute(
+            "SELECT step, status, started_at, finished_at FROM run_steps WHERE night = ? "
+            "ORDER BY started_at", (night.isoformat(),)).fetchall()
+    return [dict(r) for r in rows]
+
+
+# ---------------------------------------------------------------- the steps
+
+StepFn = Callable[[Workspace, date, datetime, RunSettings, bool, Progress], dict[str, Any]]
+
+
+def new_inbox_files(ws: Workspace, inbox: Path) -> list[Path]:
+    """Export files in the inbox whose content was never loaded (by SHA-256)."""
+    from privmigrate.ingest.load import file_sha256
+    from privmigrate.ingest.readers import CSV_SUFFIXES, EXCEL_SUFFIXES
+
+    if not inbox.is_dir():
+        return []
+    with open_ledger(ws.state_db) as conn:
+        known = {r[0] for r in conn.execute("SELECT sha256 FROM loaded_files")}
+    files = sorted(
+        p for p in inbox.iterdir()
+        if p.is_file() and not p.name.startswith((".", "~$"))
+        and p.suffix.lower() in CSV_SUFFIXES | EXCEL_SUFFIXES
+    )
+    return [p for p in files if file_sha256(p) not in known]
+
+
+def _step_load(ws: Workspace, night: date, now: datetime, settings: RunSettings,
+               dry_run: bool, progress: Progress) -> dict[str, Any]:
+    from privmigrate.ingest.load import load_files
+
+    inbox = (ws.root / settings.inbox).resolve()
+    files = new_inbox_files(ws, inbox)
+    if not files:
+        return {"files": 0, "note": f"no new files in {inbox}"}
+    if dry_run:
+        return {"files": len(files), "would_load": [p.name for p in files]}
+    summary = load_files(ws, files, progress=progress)
+    return {"files": len(files), "new_orders": summary.new_orders,
+            "orders_total": summary.orders_total, "rejected": summary.rejected}
+
+
+def _step_segment(ws: Workspace, night: date, now: datetime, settings: RunSettings,
+                  dry_run: bool, progress: Progress) -> dict[str, Any]:
+    from privmigrate.scoring.workspace import segment_workspace
+
+    if dry_run:
+        return {"note": "would rebuild data/customers.parquet"}
+    result = segment_workspace(ws, as_of=None)
+    return {k: result[k] for k in ("as_of", "customers", "reachable_by_sms") if k in result}
+
+
+def _step_invite(ws: Workspace, night: date, now: datetime, settings: RunSettings,
+                 dry_run: bool, progress: Progress) -> dict[str, Any]:
+    from privmigrate.invite.night import run_invite
+    from privmigrate.invite.settings import InviteSettings
+    from privmigrate.invite.window import is_open
+
+    send = settings.send and not dry_run
+    if send and not is_open(now, InviteSettings.from_config(read_config(ws.config_path)).window):
+        send = False  # planned tonight; the morning cron line sends (see run --print-cron)
+    result = run_invite(ws, night, now=now, dry_run=dry_run, send=send, progress=progress)
+    return _compact(result)
+
+
+def _step_audience(ws: Workspace, night: date, now: datetime, settings: RunSettings,
+                   dry_run: bool, progress: Progress) -> dict[str, Any]:
+    from privmigrate.audience.run import push_configured_audiences
+
+    return _compact(push_configured_audiences(ws, dry_run=dry_run, now=now, progress=progress))
+
+
+def _step_track(ws: Workspace, night: date, now: datetime, settings: RunSettings,
+                dry_run: bool, progress: Progress) -> dict[str, Any]:
+    from privmigrate.track.run import run_track
+
+    if settings.track == "api":
+        return _compact(run_track(ws, None, from_api=True, now=now, progress=progress,
+                                  dry_run=dry_run))
+    files = sorted(p for p in ws.root.glob(settings.track_files) if p.is_file())
+    if not files:
+        return {"note": f"no WeCom files match {settings.track_files}"}
+    return _compact(run_track(ws, files, from_api=False, now=now, progress=progress,
+                              dry_run=dry_run))
+
+
+def _step_report(ws: Workspace, night: date, now: datetime, settings: RunSettings,
+                 dry_run: bool, progress: Progress) -> dict[str, Any]:
+    from privmigrate.report import write_report
+
+    if dry_run:
+        return {"note": "would write the workbook"}
+    if not ws.customers_path.exists():
+        raise PrivmigrateError("no customers yet: load exports and run segment first")
+    result = write_report(ws, None, settings.report_lang, progress=progress)
+    return {"path": result.get("path")}
+
+
+def _compact(result: Any) -> dict[str, Any]:
+    """A JSON-able, short summary for the journal (no per-customer lists)."""
+    if not isinstance(result, dict):
+        return {"result": str(result)}
+    out: dict[str, Any] = {}
+    for key, value in result.items():
+        if isinstance(value, list) and len(value) > 20:
+            out[key] = f"{len(value)} items"
+        else:
+            out[key] = value
+    return json.loads(json.dumps(out, default=str))
+
+
+STEP_FUNCTIONS: dict[str, StepFn] = {
+    "load": _step_load,
+    "segment": _step_segment,
+    "invite": _step_invite,
+    "audience": _step_audience,
+    "track": _step_track,
+    "report": _step_report,
+}
+
+
+def cron_lines(ws: Workspace, executable: str, settings: RunSettings) -> list[str]:
+    """The crontab lines for this workspace (times are Asia/Shanghai via CRON_TZ)."""
+    hh, mm = (int(x) for x in settings.cron_time.split(":"))
+    lines = ["CRON_TZ=Asia/Shanghai",
+             f"{mm} {hh} * * * {executable} run --workspace {ws.root}"]
+    if settings.send:
+        sh, sm = (int(x) for x in settings.send_time.split(":"))
+        lines.append(f"{sm} {sh} * * * {executable} invite --send --workspace {ws.root}")
+    return lines

@@ -1,0 +1,82 @@
+"""Who bought: phones and source-scoped buyer accounts linked into customers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from privmigrate.ingest.identity import assign_customer_ids, connected_labels
+
+SECRET = b"test-secret-0123456789abcdef0123"
+
+
+def _orders(rows: list[tuple[str, str | None, str | None, str]]) -> pd.DataFrame:
+    """(source, buyer_id, phone, phone_status) per order."""
+    frame = pd.DataFrame(rows, columns=["source", "buyer_id", "phone", "phone_status"])
+    frame["order_id"] = [f"O{i}" for i in range(len(frame))]
+    return frame.astype({"buyer_id": "string", "phone": "string"})
+
+
+def test_nick_and_phone_link_transitively_across_orders() -> None:
+    orders = _orders([
+        ("taobao", "测试用户001", "13800000001", "valid"),  # nick A ~ phone 1
+        ("taobao", "测试用户001", None, "virtual"),  # nick A alone
+        ("youzan", "有赞用户9", "13800000001", "valid"),  # phone 1 ~ youzan nick
+        ("youzan", "有赞用户9", "13800000002", "valid"),  # youzan nick ~ phone 2
+        ("crm", None, "13800000002", "valid"),  # phone 2 alone
+        ("taobao", "测试用户002", None, "missing"),  # someone else
+    ])
+    ids = assign_customer_ids(orders, SECRET)
+    assert ids.notna().all()
+    assert ids.iloc[:5].nunique() == 1
+    assert ids.iloc[5] != ids.iloc[0]
+    assert ids.str.fullmatch(r"C[0-9a-f]{16}").all()
+
+
+def test_the_same_nick_on_two_platforms_is_two_keys() -> None:
+    orders = _orders([
+        ("taobao", "测试用户001", None, "missing"),
+        ("erp_wdt", "测试用户001", None, "missing"),
+    ])
+    ids = assign_customer_ids(orders, SECRET)
+    assert ids.iloc[0] != ids.iloc[1]
+
+
+def test_masked_and_virtual_numbers_never_link() -> None:
+    orders = _orders([
+        ("jd", "jd_a", "1******6198", "masked"),
+        ("jd", "jd_b", "1******6198", "masked"),
+        ("erp_wdt", "网名a", "17000001234-1234", "virtual"),
+        ("erp_wdt", "网名b", "17000001234-1234", "virtual"),
+        ("douyin", None, "138****0001", "masked"),
+        ("jd", "测***", None, "missing"),  # a masked nick is no key either
+    ])
+    ids = assign_customer_ids(orders, SECRET)
+    assert ids.iloc[0] != ids.iloc[1] and ids.iloc[2] != ids.iloc[3]
+    assert ids.iloc[4:].isna().all()
+
+
+def test_ids_are_stable_across_runs_and_row_order_but_not_across_workspaces() -> None:
+    rows = [("taobao", f"测试用户{i:03d}", f"138000{i:05d}", "valid") for i in range(50)]
+    orders = _orders(rows)
+    first = assign_customer_ids(orders, SECRET)
+    shuffled = orders.sample(frac=1.0, random_state=3)
+    again = assign_customer_ids(shuffled, SECRET)
+    assert first.to_dict() == again.reindex(first.index).to_dict()
+    other = assign_customer_ids(orders, b"another-workspace-secret-000000")
+    assert not set(first) & set(other)
+    assert not any("13800000" in i for i in first)
+
+
+def test_adding_an_unrelated_customer_keeps_existing_ids() -> None:
+    base = _orders([("youzan", "有赞用户1", "13800000001", "valid")])
+    more = _orders([("youzan", "有赞用户1", "13800000001", "valid"),
+                    ("youzan", "有赞用户2", "13800000099", "valid")])
+    assert assign_customer_ids(base, SECRET).iloc[0] == assign_customer_ids(more, SECRET).iloc[0]
+
+
+def test_connected_labels_finds_components() -> None:
+    labels = connected_labels(7, np.array([0, 1, 4, 6]), np.array([1, 2, 5, 4]))
+    assert labels.tolist() == [0, 0, 0, 3, 4, 4, 4]
+    assert connected_labels(3, np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+                            ).tolist() == [0, 1, 2]

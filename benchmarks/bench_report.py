@@ -27,7 +27,8 @@ import pyarrow.compute as pc
 
 SEGMENTS = ["重要价值客户", "重要发展客户", "重要保持客户", "重要挽留客户",
             "一般价值客户", "一般发展客户", "一般保持客户", "一般挽留客户"]
-PRODUCTS = ["保温杯 500ml", "茶叶礼盒 2025 新茶", "儿童防晒霜 SPF50", "-买一送一装", "收纳箱(3只装)"]
+PRODUCTS = ["保温杯 500ml", "茶叶礼盒 2025 新茶", "儿童防晒霜 SPF50", "-买一送一装",
+            "收纳箱(3只装)"]
 
 
 def synthetic_customers(n: int, seed: int = 7) -> pa.Table:

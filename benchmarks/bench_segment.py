@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -70,18 +69,20 @@ def time_read(path: Path) -> float:
 
 
 def run_cli(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of one privmigrate subprocess."""
+    """Wall seconds and peak RSS (GB) of one privmigrate subprocess (its own, via wait4)."""
     exe = Path(sys.executable).with_name("privmigrate")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.run([str(exe), *args], capture_output=True, text=True,
-                          env={**os.environ, "CI": "1"})
-    took = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.exit(f"privmigrate {' '.join(args[:1])} failed ({proc.returncode}):\n{proc.stderr}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the max over all children so far; runs go from small to big
-    return took, max(peak, before) / 1024 / 1024
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen([str(exe), *args], stdout=subprocess.DEVNULL, stderr=err,
+                                env={**os.environ, "CI": "1"})
+        _, status, usage = os.wait4(proc.pid, 0)
+        took = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            sys.exit(f"privmigrate {args[0]} failed ({proc.returncode}):\n"
+                     + err.read().decode(errors="replace"))
+    return took, usage.ru_maxrss / 1024 / 1024
 
 
 def time_core(ws: Path) -> tuple[float, int, int]:
@@ -118,7 +119,7 @@ def main() -> None:
               f"the read, peak RSS {oneshot_gb:.2f} GB")
         seg_s, seg_gb = run_cli(["segment", "-w", str(ws), "--json"])
         print(f"segment (workspace only):      {seg_s:7.2f} s  = {seg_s / read_s:.2f}× "
-              f"the read, peak RSS so far {seg_gb:.2f} GB")
+              f"the read, peak RSS {seg_gb:.2f} GB")
         core_s, n_orders, n_customers = time_core(ws)
         print(f"build_customers (in memory):   {core_s:7.2f} s  for {n_orders:,} orders → "
               f"{n_customers:,} customers")

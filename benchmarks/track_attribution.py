@@ -19,10 +19,10 @@ from privmigrate.track.lift import lift_report
 def world(n_customers: int, n_inv: int, n_contacts: int, seed: int = 7):
     rng = np.random.default_rng(seed)
     ids = np.char.add("C", np.arange(n_customers).astype(str))
+    segments = ["重要价值客户", "一般保持客户", "重要挽留客户"]
     customers = pd.DataFrame({"customer_id": ids,
                               "phone": (13000000000 + np.arange(n_customers)).astype(str),
-                              "segment": rng.choice(["重要价值客户", "一般保持客户", "重要挽留客户"],
-                                                    n_customers)})
+                              "segment": rng.choice(segments, n_customers)})
     who = rng.choice(n_customers, n_inv + n_inv // 10, replace=False)
     inv_who, hold_who = who[:n_inv], who[n_inv:]
     nights = pd.Timestamp("2026-10-01") + pd.to_timedelta(rng.integers(0, 30, n_inv), "D")

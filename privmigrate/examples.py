@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from privmigrate.workspace import atomic_path, write_bytes_atomic
+from privmigrate.workspace import write_bytes_atomic
 
 # ------------------------------------------------------------------ the population
 
@@ -35,7 +35,8 @@ SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗")
 GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂")
 REGIONS = (
     ("广东省", "广州市", "天河区"), ("广东省", "深圳市", "南山区"), ("浙江省", "杭州市", "西湖区"),
-    ("江苏省", "南京市", "鼓楼区"), ("江苏省", "苏州市", "姑苏区"), ("上海市", "上海市", "浦东新区"),
+    ("江苏省", "南京市", "鼓楼区"), ("江苏省", "苏州市", "姑苏区"),
+    ("上海市", "上海市", "浦东新区"),
     ("北京市", "北京市", "朝阳区"), ("四川省", "成都市", "武侯区"), ("湖北省", "武汉市", "洪山区"),
     ("山东省", "青岛市", "市南区"), ("福建省", "厦门市", "思明区"), ("河南省", "郑州市", "金水区"),
     ("湖南省", "长沙市", "岳麓区"), ("陕西省", "西安市", "雁塔区"), ("重庆市", "重庆市", "渝北区"),
@@ -81,8 +82,11 @@ def _population(rng: np.random.Generator, n: int) -> pd.DataFrame:
     # a fifth of the buyers also buy on a second platform
     second = np.where(rng.random(n) < 0.2, rng.choice(len(PLATFORMS), n, p=PLATFORM_WEIGHTS), -1)
     second = np.where(second == home, -1, second)
+    # …and the first few surely do: 淘宝 with 有赞, 京东 with 抖店, and so on
+    second[:few] = (home[:few] + 2) % len(PLATFORMS)
     # skewed frequency and spend: most buy once, a few buy often and big
     orders = np.minimum(rng.zipf(2.1, n), 40)
+    orders[:few] = np.maximum(orders[:few], 2)
     spend = rng.lognormal(0.0, 0.45, n) * np.where(rng.random(n) < 0.03, 3.0, 1.0)
     num = pd.Series(idx).astype(str).str.zfill(5).to_numpy(dtype=object)
     return pd.DataFrame({
@@ -109,6 +113,11 @@ def _orders(rng: np.random.Generator, buyers: pd.DataFrame, start: date, end: da
     home = buyers["home"].to_numpy()[b]
     second = buyers["second"].to_numpy()[b]
     platform = np.where((second >= 0) & (rng.random(n) < 0.35), second, home)
+    # a buyer with two platforms buys on both: the first order on the second one
+    first = np.r_[0, np.cumsum(buyers["n_orders"].to_numpy())[:-1]]
+    both = (buyers["second"].to_numpy() >= 0) & (buyers["n_orders"].to_numpy() >= 2)
+    platform[first[both]] = buyers["second"].to_numpy()[both]
+    platform[first[both] + 1] = buyers["home"].to_numpy()[both]
     t0 = pd.Timestamp(start).value // 10**9
     t1 = pd.Timestamp(end).value // 10**9 + 86399
     ordered = rng.integers(t0, t1, n)
@@ -255,8 +264,10 @@ def _sheet_xml(sheet: Sheet) -> bytes:
         rownum = pa.array((np.arange(n) + first + 1).astype(str))
         parts = [pa.array(np.full(n, "<row>", dtype=object))]
         for j, col in enumerate(frame.columns):
-            values = pa.array(frame.iloc[:, j].astype(object).where(frame.iloc[:, j].notna(), ""),
-                              type=pa.string())
+            values = pa.array(frame.iloc[:, j].to_numpy(dtype=object), from_pandas=True)
+            if not pa.types.is_string(values.type):
+                values = pc.cast(values, pa.string())
+            values = pc.fill_null(values, "")
             ref = pc.binary_join_element_wise(letters[j], rownum, "")
             empty = pc.equal(values, "")
             if col in sheet.numeric:
@@ -267,8 +278,11 @@ def _sheet_xml(sheet: Sheet) -> bytes:
                     _xml_escape(values), "</t></is></c>", "")
             parts.append(pc.if_else(empty, "", cell))
         parts.append(pa.array(np.full(n, "</row>", dtype=object)))
-        joined = pc.binary_join_element_wise(*parts, "")
-        body = "".join(joined.to_pylist()).encode()
+        joined = pc.cast(pc.binary_join_element_wise(*parts, ""), pa.large_string())
+        joined = joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+        # the rows are back to back in the array's data buffer: take the bytes as they are
+        offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)[joined.offset:]
+        body = joined.buffers()[2].to_pybytes()[offsets[0]:offsets[n]]
     return (
         b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
@@ -322,10 +336,10 @@ def _xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in (("[Content_Types].xml", content), ("_rels/.rels", rels),
                            ("xl/workbook.xml", workbook), ("xl/_rels/workbook.xml.rels", wb_rels)):
-            zf.writestr(zipfile.ZipInfo(name, fixed), data, zipfile.ZIP_DEFLATED)
+            zf.writestr(zipfile.ZipInfo(name, fixed), data, zipfile.ZIP_DEFLATED, 1)
         for i, sheet in enumerate(sheets):
             zf.writestr(zipfile.ZipInfo(f"xl/worksheets/sheet{i + 1}.xml", fixed),
-                        _sheet_xml(sheet), zipfile.ZIP_DEFLATED)
+                        _sheet_xml(sheet), zipfile.ZIP_DEFLATED, 1)
     return buf.getvalue()
 
 
@@ -337,13 +351,20 @@ def write_xlsx(path: Path, sheets: Sequence[Sheet]) -> Path:
 
 # ------------------------------------------------------------------ platform exports
 
-TAOBAO_LEGACY_HEADER = (
-    "订单编号,买家会员名,买家支付宝账号,买家应付货款,买家应付邮费,买家支付积分,总金额,返点积分,"
-    "买家实际支付金额,买家实际支付积分,订单状态,买家留言,收货人姓名,收货地址,运送方式,联系电话,"
-    "联系手机,订单创建时间,订单付款时间,宝贝标题,宝贝种类,物流单号,物流公司,订单备注,宝贝总数量,"
-    "分销商Id,分销商店铺名称,订单关闭原因,卖家服务费,买家服务费,发票抬头,定金排名,修改后的sku,"
-    "修改后的收货地址,异常信息,卡券抵扣,积分抵扣,是否是O2O交易,打款商家金额,退款金额"
-).split(",")
+def _names(text: str) -> tuple[str, ...]:
+    """A header written as the platform's own comma-separated line."""
+    return tuple(text.split(","))
+
+
+TAOBAO_LEGACY_HEADER = _names(
+    "订单编号,买家会员名,买家支付宝账号,买家应付货款,买家应付邮费,买家支付积分,"
+    "总金额,返点积分,买家实际支付金额,买家实际支付积分,订单状态,买家留言,"
+    "收货人姓名,收货地址,运送方式,联系电话,联系手机,订单创建时间,订单付款时间,"
+    "宝贝标题,宝贝种类,物流单号,物流公司,订单备注,宝贝总数量,分销商Id,"
+    "分销商店铺名称,订单关闭原因,卖家服务费,买家服务费,发票抬头,定金排名,"
+    "修改后的sku,修改后的收货地址,异常信息,卡券抵扣,积分抵扣,"
+    "是否是O2O交易,打款商家金额,退款金额"
+)
 
 
 def _taobao_status(o: pd.DataFrame, end: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
@@ -411,13 +432,17 @@ def taobao_legacy(w: _World, o: pd.DataFrame) -> pd.DataFrame:
     frame.loc[o["outcome"].isin(["unpaid", "cancelled"]).to_numpy(), "打款商家金额"] = "0.00元"
     # a few bad cells, as hand-edited exports have
     bad = rng.random(len(o)) < 0.01
+    if len(o) >= 10:
+        bad[len(o) // 2] = True
     frame.loc[bad, "买家实际支付金额"] = "12,3x"
     return frame
 
 
-TAOBAO_NEW_HEADER = ("订单编号", "支付单号", "买家会员名", "买家应付货款", "总金额", "买家实付金额",
-                     "订单状态", "收货地址", "订单创建时间", "买家付款时间", "商品标题", "宝贝总数量",
-                     "退款金额", "订单关闭原因")
+TAOBAO_NEW_HEADER = _names(
+    "订单编号,支付单号,买家会员名,买家应付货款,总金额,买家实付金额,订单状态,"
+    "收货地址,订单创建时间,买家付款时间,商品标题,宝贝总数量,退款金额,"
+    "订单关闭原因"
+)
 
 
 def taobao_new(w: _World, o: pd.DataFrame) -> pd.DataFrame:
@@ -442,9 +467,11 @@ def taobao_new(w: _World, o: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-JD_HEADER = ("订单号", "商品ID", "商品名称", "订购数量", "下单时间", "京东价", "订单金额", "商家应收",
-             "订单状态", "订单类型", "下单帐号", "客户姓名", "客户地址", "联系电话", "订单备注",
-             "付款确认时间", "订单完成时间")
+JD_HEADER = _names(
+    "订单号,商品ID,商品名称,订购数量,下单时间,京东价,订单金额,商家应收,"
+    "订单状态,订单类型,下单帐号,客户姓名,客户地址,联系电话,订单备注,"
+    "付款确认时间,订单完成时间"
+)
 
 
 def jd(w: _World, o: pd.DataFrame) -> pd.DataFrame:
@@ -474,16 +501,19 @@ def jd(w: _World, o: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-YOUZAN_HEADER = (
-    "订单号,销售渠道,归属店铺,订单类型,订单状态,推广方式,订单来源,订单创建时间,买家付款时间,交易成功时间,"
-    "付款方式,支付流水号,商品金额合计,运费,店铺优惠合计,应收订单金额,订单实付金额,支付优惠合计,订单实收金额,"
-    "订单抵用积分数,店铺优惠方式,支付优惠方式,全部商品名称,商品种类数,订单配送方式,同城送达时间/提货时间,"
-    "收货人省份,收货人城市,收货人地区,详细收货地址/提货地址,收货人/提货人,收货人手机号/提货人手机号,买家备注,"
-    "订单星级,买家昵称,买家是否会员,买家手机号,下单网点,收银员,分销员,销售导购,专属导购,订单退款状态,"
-    "订单已退款金额,商家订单备注,桌号,挂账主体,挂账手机号,团长订单,订单风险标签,分销员,分销员手机号,"
-    "分销员所属店铺,分销员所属团队,分销员所属分组,分销员等级,订单佣金类型,订单佣金金额,订单下级卖货提成类型,"
-    "订单下级卖货提成金额"
-).split(",")
+YOUZAN_HEADER = _names(
+    "订单号,销售渠道,归属店铺,订单类型,订单状态,推广方式,订单来源,"
+    "订单创建时间,买家付款时间,交易成功时间,付款方式,支付流水号,商品金额合计,"
+    "运费,店铺优惠合计,应收订单金额,订单实付金额,支付优惠合计,订单实收金额,"
+    "订单抵用积分数,店铺优惠方式,支付优惠方式,全部商品名称,商品种类数,"
+    "订单配送方式,同城送达时间/提货时间,收货人省份,收货人城市,收货人地区,"
+    "详细收货地址/提货地址,收货人/提货人,收货人手机号/提货人手机号,买家备注,"
+    "订单星级,买家昵称,买家是否会员,买家手机号,下单网点,收银员,分销员,"
+    "销售导购,专属导购,订单退款状态,订单已退款金额,商家订单备注,桌号,挂账主体,"
+    "挂账手机号,团长订单,订单风险标签,分销员,分销员手机号,分销员所属店铺,"
+    "分销员所属团队,分销员所属分组,分销员等级,订单佣金类型,订单佣金金额,"
+    "订单下级卖货提成类型,订单下级卖货提成金额"
+)
 
 
 def youzan(w: _World, o: pd.DataFrame) -> pd.DataFrame:
@@ -517,12 +547,14 @@ def youzan(w: _World, o: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-YOUZAN_CUSTOMER_HEADER = (
-    "客户姓名,客户昵称,客户手机号,客户生日,客户性别,标签,是否会员,成长值,免费等级,付费等级,权益卡,客户积分,"
-    "客户储值余额,消费次数,消费金额,累计退款金额,累计退款订单数,笔单价,上次消费时间,分销员,导购员,企微好友,"
-    "来源渠道,来源方式,成为客户时间,成为会员时间,成为会员店铺,公众号,公众号关注时间,最近浏览时间,微信地域,"
-    "所属区域,指定时间消费次数,指定时间消费金额"
-).split(",")
+YOUZAN_CUSTOMER_HEADER = _names(
+    "客户姓名,客户昵称,客户手机号,客户生日,客户性别,标签,是否会员,成长值,"
+    "免费等级,付费等级,权益卡,客户积分,客户储值余额,消费次数,消费金额,"
+    "累计退款金额,累计退款订单数,笔单价,上次消费时间,分销员,导购员,企微好友,"
+    "来源渠道,来源方式,成为客户时间,成为会员时间,成为会员店铺,公众号,"
+    "公众号关注时间,最近浏览时间,微信地域,所属区域,指定时间消费次数,"
+    "指定时间消费金额"
+)
 
 
 def youzan_customers(w: _World, yz: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
@@ -543,6 +575,7 @@ def youzan_customers(w: _World, yz: pd.DataFrame, extra: pd.DataFrame) -> pd.Dat
     rng = w.rng
     phone = people["phone"].copy()
     masked = rng.random(n) < 0.15
+    masked[: min(n, 1)] = True  # even a tiny list shows the shape
     phone[masked] = _masked(phone[masked], "3+6+2")
     count = agg["count"].fillna(0).astype(int)
     fen = agg["fen"].fillna(0).astype(np.int64)
@@ -564,15 +597,20 @@ def youzan_customers(w: _World, yz: pd.DataFrame, extra: pd.DataFrame) -> pd.Dat
     })
 
 
-DOUYIN_HEADER = ("主订单编号", "子订单编号", "选购商品", "商品ID", "商家编码", "商品数量", "商品金额",
-                 "订单提交时间", "支付完成时间", "订单完成时间", "订单状态", "发货时间", "订单应付金额",
-                 "运费", "优惠总金额", "支付方式", "收件人", "收件人手机号", "省", "市", "区", "街道",
-                 "详细地址", "商家备注", "售后状态", "达人昵称", "小店名称")
+DOUYIN_HEADER = _names(
+    "主订单编号,子订单编号,选购商品,商品ID,商家编码,商品数量,商品金额,"
+    "订单提交时间,支付完成时间,订单完成时间,订单状态,发货时间,订单应付金额,"
+    "运费,优惠总金额,支付方式,收件人,收件人手机号,省,市,区,街道,详细地址,"
+    "商家备注,售后状态,达人昵称,小店名称"
+)
 
 
 def douyin(w: _World, o: pd.DataFrame) -> pd.DataFrame:
     """抖店 CSV (商品维度): one row per 子订单, 订单应付金额 with thousands separators."""
     rng = w.rng
+    if len(o) and o["amount_fen"].max() < 100_000:  # at least one order shows "1,xxx.00"
+        o = o.copy()
+        o.loc[o["amount_fen"].idxmax(), "amount_fen"] = 129_900
     main = "69" + _ids(rng, 10**16, len(o), 13).str[1:]
     status = _s("已完成", o.index)
     status[(w.end - o["ordered_at"]) < pd.Timedelta(days=10)] = "已发货"
@@ -610,19 +648,23 @@ def douyin(w: _World, o: pd.DataFrame) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-PDD_HEADER = (
-    "商品,订单号,订单状态,商品数量(件),是否审核中,支付时间,承诺发货时间,承诺送达时间,发货时间,确认收货时间,"
-    "商品id,商品规格,样式ID,商品一级类目,商品二级类目,商品三级类目,商品四级类目,商家编码-规格维度,"
-    "商家编码-商品维度,商家备注,买家留言,售后状态,消费者资料,订单成交时间,消费者资料上传时间,"
-    "赠品名称,赠品id,赠品规格,赠品数量,团ID,团身份,是否已开始配送,配送员是否已送达,配送状态,同城是否普通快递,"
-    "商品总价(元),邮费(元),店铺优惠折扣(元),平台优惠折扣(元),多多支付立减金额(元),上门安装费(元),"
-    "送货入户费(元),送货入户并安装费(元),用户实付金额(元),商家实收金额(元),"
-    "快递单号,快递公司,省,市,区,街道/镇,配送员手机号,是否抽奖或0元试用,是否顺丰加价,用户购买手机号,"
-    "旅行类信息,充值号码,是否门店自提,门店名称,门店自定义编码,关联货品编码,货品名称,货品类型,子货品,"
-    "仓库名称,仓库所在地址,海淘清关订单号,支付ID,支付方式,保税仓,是否直播间成交,是否直播间引导成交,"
-    "预约配送时间,是否节能补贴,是否分期,分期期数,手续费承担方,是否无痕发货,订单来源,是否社区团购,"
-    "小区送达情况,分期方式"
-).split(",")
+PDD_HEADER = _names(
+    "商品,订单号,订单状态,商品数量(件),是否审核中,支付时间,承诺发货时间,"
+    "承诺送达时间,发货时间,确认收货时间,商品id,商品规格,样式ID,"
+    "商品一级类目,商品二级类目,商品三级类目,商品四级类目,商家编码-规格维度,"
+    "商家编码-商品维度,商家备注,买家留言,售后状态,消费者资料,订单成交时间,"
+    "消费者资料上传时间,赠品名称,赠品id,赠品规格,赠品数量,团ID,团身份,"
+    "是否已开始配送,配送员是否已送达,配送状态,同城是否普通快递,商品总价(元),"
+    "邮费(元),店铺优惠折扣(元),平台优惠折扣(元),多多支付立减金额(元),"
+    "上门安装费(元),送货入户费(元),送货入户并安装费(元),用户实付金额(元),"
+    "商家实收金额(元),快递单号,快递公司,省,市,区,街道/镇,配送员手机号,"
+    "是否抽奖或0元试用,是否顺丰加价,用户购买手机号,旅行类信息,充值号码,"
+    "是否门店自提,门店名称,门店自定义编码,关联货品编码,货品名称,货品类型,"
+    "子货品,仓库名称,仓库所在地址,海淘清关订单号,支付ID,支付方式,保税仓,"
+    "是否直播间成交,是否直播间引导成交,预约配送时间,是否节能补贴,是否分期,"
+    "分期期数,手续费承担方,是否无痕发货,订单来源,是否社区团购,小区送达情况,"
+    "分期方式"
+)
 
 
 def pdd(w: _World, o: pd.DataFrame) -> pd.DataFrame:
@@ -654,16 +696,20 @@ def pdd(w: _World, o: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-WECHAT_HEADER = (
-    "订单号,订单下单时间,订单发货时间,订单确认收货时间,订单完成结算时间,订单状态,发货方式,收件人姓名,"
-    "收件人地址,省,市,区,收件人手机,买家备注,商家备注,打标颜色,商品总价,订单实际支付金额,订单实际收款金额,"
-    "订单运费,商品优惠,跨店优惠,商品改价,积分抵扣,支付方式,支付时间,交易单号,物流公司,快递单号,技术服务费,"
-    "技术服务费（将以人气卡形式返还）,运费险预计投保费用,带货方式,带货账号类型,带货账号昵称,带货费用渠道,"
-    "带货费用类型,带货费用,带货佣金率,礼物单号,商品名称,商品编码(平台),商品编码(自定义),SKU编码(自定义),"
-    "商品属性,商品价格(单件),商品实际价格(单件),商品实际价格(总共),是否预售,商品数量,商品平台券优惠,"
-    "商品平均运费,定制信息,定制预览图,商品发货,商品售后,商品已退款金额,"
-    "带货ID,企微企业ID,企微工号,导购最近分享时间,企业微信加密id,企微备注,活动商家补贴"
-).split(",")
+WECHAT_HEADER = _names(
+    "订单号,订单下单时间,订单发货时间,订单确认收货时间,订单完成结算时间,"
+    "订单状态,发货方式,收件人姓名,收件人地址,省,市,区,收件人手机,买家备注,"
+    "商家备注,打标颜色,商品总价,订单实际支付金额,订单实际收款金额,订单运费,"
+    "商品优惠,跨店优惠,商品改价,积分抵扣,支付方式,支付时间,交易单号,物流公司,"
+    "快递单号,技术服务费,技术服务费（将以人气卡形式返还）,运费险预计投保费用,"
+    "带货方式,带货账号类型,带货账号昵称,带货费用渠道,带货费用类型,带货费用,"
+    "带货佣金率,礼物单号,商品名称,商品编码(平台),商品编码(自定义),"
+    "SKU编码(自定义),商品属性,商品价格(单件),商品实际价格(单件),"
+    "商品实际价格(总共),是否预售,商品数量,商品平台券优惠,商品平均运费,"
+    "定制信息,定制预览图,商品发货,商品售后,商品已退款金额,带货ID,"
+    "企微企业ID,企微工号,导购最近分享时间,企业微信加密id,企微备注,"
+    "活动商家补贴"
+)
 
 
 def wechat(w: _World, o: pd.DataFrame) -> list[Sheet]:
@@ -701,7 +747,10 @@ def wechat(w: _World, o: pd.DataFrame) -> list[Sheet]:
     # two lines: the first carries the money split 70/30, refunds stay on line one
     first_share = np.where(two, rows["_line_fen"] * 7 // 10, rows["_line_fen"])
     line_fen = np.where(line == 0, first_share, rows["_line_fen"] - first_share)
-    line_refund = np.where(line == 0, np.minimum(rows["_line_refund"], first_share), 0)
+    full = (rows["_line_refund"] >= rows["_line_fen"]).to_numpy() & (rows["_line_fen"] > 0
+                                                                       ).to_numpy()
+    line_refund = np.where(full, line_fen,
+                           np.where(line == 0, np.minimum(rows["_line_refund"], first_share), 0))
     rows["商品名称"] = np.where(line == 0, _product_names(o).reindex(rows.index).to_numpy(),
                              "赠品 旅行装小样")
     rows["商品实际价格(总共)"] = _yuan(line_fen).to_numpy()
@@ -713,10 +762,12 @@ def wechat(w: _World, o: pd.DataFrame) -> list[Sheet]:
     return [Sheet("订单列表", rows, frozenset({"收件人手机"})), Sheet("售后单", after)]
 
 
-WDT_HEADER = ("客户网名", "订单编号", "子单原始单号", "原始子订单号", "收件人", "收货地址", "收件人手机",
-              "发货时间", "付款时间", "收货地区", "物流单号", "买家留言", "客服备注", "打印备注", "货品数量",
-              "实际重量", "预估重量", "货品成交价", "货品名称", "商家编码", "店铺", "物流公司", "仓库",
-              "订单类型", "出库单状态")
+WDT_HEADER = _names(
+    "客户网名,订单编号,子单原始单号,原始子订单号,收件人,收货地址,收件人手机,"
+    "发货时间,付款时间,收货地区,物流单号,买家留言,客服备注,打印备注,货品数量,"
+    "实际重量,预估重量,货品成交价,货品名称,商家编码,店铺,物流公司,仓库,"
+    "订单类型,出库单状态"
+)
 
 
 def erp_wdt(w: _World, o: pd.DataFrame) -> pd.DataFrame:
@@ -736,7 +787,10 @@ def erp_wdt(w: _World, o: pd.DataFrame) -> pd.DataFrame:
     note[virtual] = "顾客要求电话联系 " + o["phone"][virtual]
     shipped = o["paid_at"] + pd.Timedelta(hours=20)
     paid = _time(o["paid_at"])
-    paid[rng.random(n) < 0.1] = "0000-00-00"
+    zero = (rng.random(n) < 0.1) & o["paid_at"].notna().to_numpy()
+    if n and not zero.any() and o["paid_at"].notna().any():
+        zero[np.flatnonzero(o["paid_at"].notna().to_numpy())[0]] = True
+    paid[zero] = "0000-00-00"
     ids = _ids(rng, 2_024_000_000, n, 17)
     rows = _full(o, WDT_HEADER, {
         "客户网名": o["nick"], "订单编号": "JY" + ids, "子单原始单号": "",
@@ -757,9 +811,11 @@ def erp_wdt(w: _World, o: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([rows, summary], ignore_index=True)
 
 
-JST_HEADER = ("线上订单号", "内部订单号", "店铺", "状态", "订单日期", "付款日期", "买家账号", "收货人",
-              "收货手机", "省", "市", "区县", "已付金额", "应付金额", "商品名称", "数量", "快递公司",
-              "快递单号", "产品分类", "成本价")
+JST_HEADER = _names(
+    "线上订单号,内部订单号,店铺,状态,订单日期,付款日期,买家账号,收货人,"
+    "收货手机,省,市,区县,已付金额,应付金额,商品名称,数量,快递公司,快递单号,"
+    "产品分类,成本价"
+)
 
 
 def erp_jst(w: _World, o: pd.DataFrame) -> pd.DataFrame:
@@ -859,4 +915,4 @@ def write_example_exports(
     return written
 
 
-__all__ = ["Sheet", "atomic_path", "write_example_exports", "write_xlsx"]
+__all__ = ["Sheet", "write_example_exports", "write_xlsx"]

@@ -257,12 +257,11 @@ def _step_load(ws: Workspace, night: date, now: datetime, settings: RunSettings,
 
 def _step_segment(ws: Workspace, night: date, now: datetime, settings: RunSettings,
                   dry_run: bool, progress: Progress) -> dict[str, Any]:
-    from privmigrate.scoring.workspace import segment_workspace
+    from privmigrate.scoring.run import segment_workspace
 
     if dry_run:
         return {"note": "would rebuild data/customers.parquet"}
-    result = segment_workspace(ws, as_of=None)
-    return {k: result[k] for k in ("as_of", "customers", "reachable_by_sms") if k in result}
+    return segment_workspace(ws, None, None, None, False)
 
 
 def _step_invite(ws: Workspace, night: date, now: datetime, settings: RunSettings,

@@ -20,7 +20,6 @@ from privmigrate.audience.digests import DIGEST_SIZE, PHONE_WIDTH, from_hex, has
 from privmigrate.errors import InputError
 
 ID_TYPES = ("md5", "sha256")
-MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
 _HEX_LEN = {32: "md5", 64: "sha256"}
 
 
@@ -38,7 +37,7 @@ class PreparedIds:
 
     @property
     def count(self) -> int:
-        return int(len(self.digests))
+        return len(self.digests)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -61,21 +60,29 @@ def prepare_ids(values: pd.Series, id_type: str, *, threads: int | None = None) 
         raise InputError(f"id type {id_type!r} is not supported; use md5 or sha256")
     strings = _as_arrow(values)
     given = len(strings)
-    stripped = pc.utf8_trim_whitespace(strings)
-    missing_mask = pc.fill_null(pc.equal(pc.utf8_length(stripped), 0), True)
+    # Fast path: clean 11-character values (customers.parquet holds nothing else) are
+    # checked as bytes in numpy; only the rest goes through text functions.
+    eleven = pc.fill_null(pc.equal(pc.binary_length(strings), PHONE_WIDTH), False)
+    candidates = _fixed_rows(pc.filter(strings, eleven), PHONE_WIDTH)
+    mobile = _is_mobile(candidates)
+    phone_rows = candidates[mobile]
+    eleven_np = eleven.to_numpy(zero_copy_only=False)
+    not_mobile = np.flatnonzero(eleven_np)[~mobile]
+    rest_mask = ~eleven_np
+    rest_mask[not_mobile] = True
+    rest = pc.utf8_trim_whitespace(pc.filter(strings, pa.array(rest_mask)))
+    missing_mask = pc.fill_null(pc.equal(pc.utf8_length(rest), 0), True)
     missing = int(pc.sum(missing_mask).as_py() or 0)
-    present = pc.filter(stripped, pc.invert(missing_mask))
+    rest = pc.filter(rest, pc.invert(missing_mask))
 
-    is_mobile = pc.match_substring_regex(present, MOBILE_PATTERN)
-    phones = pc.filter(present, is_mobile)
-    rest = pc.filter(present, pc.invert(is_mobile))
     hashed_kind = _hash_kind(rest)
     is_hashed = pc.not_equal(hashed_kind, "")
     hashed = pc.filter(rest, is_hashed)
     kinds = set(pc.unique(pc.filter(hashed_kind, is_hashed)).to_pylist())
     rescued, invalid = _normalise_rest(pc.filter(rest, pc.invert(is_hashed)))
     if len(rescued):
-        phones = pa.concat_arrays([phones, rescued])
+        phone_rows = np.concatenate([phone_rows, _fixed_rows(rescued, PHONE_WIDTH)])
+    phones = phone_rows
 
     if len(hashed) and len(phones):
         raise InputError(
@@ -92,8 +99,7 @@ def prepare_ids(values: pd.Series, id_type: str, *, threads: int | None = None) 
         digests = from_hex(_fixed_rows(pc.utf8_lower(hashed), 2 * DIGEST_SIZE[id_type]))
         unique, duplicates = _unique_rows(digests)
         return PreparedIds(unique, id_type, given, missing, invalid, duplicates, len(hashed))
-    rows = _fixed_rows(phones, PHONE_WIDTH)
-    unique_rows, duplicates = _unique_phones(rows)
+    unique_rows, duplicates = _unique_phones(phone_rows)
     digests = hash_phones(unique_rows, id_type, threads=threads)
     return PreparedIds(digests, id_type, given, missing, invalid, duplicates, 0)
 
@@ -101,6 +107,12 @@ def prepare_ids(values: pd.Series, id_type: str, *, threads: int | None = None) 
 def _as_arrow(values: pd.Series) -> pa.Array:
     arr = pa.array(values.astype("string[pyarrow]"), type=pa.large_string())
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _is_mobile(rows: np.ndarray) -> np.ndarray:
+    """``^1[3-9][0-9]{9}$`` on (n, 11) ASCII rows."""
+    digits = rows - np.uint8(ord("0"))  # wraps below '0', so non-digits are > 9
+    return (digits <= 9).all(axis=1) & (digits[:, 0] == 1) & (digits[:, 1] >= 3)
 
 
 def _hash_kind(values: pa.Array) -> pa.Array:
@@ -133,7 +145,8 @@ def _fixed_rows(values: pa.Array, width: int) -> np.ndarray:
     n = len(values)
     if n == 0:
         return np.empty((0, width), dtype=np.uint8)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset : values.offset + n + 1]
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)
+    offsets = offsets[values.offset : values.offset + n + 1]
     if values.null_count or not np.all(np.diff(offsets) == width):
         raise ValueError(f"every value must be {width} bytes long")
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8)
@@ -142,13 +155,24 @@ def _fixed_rows(values: pa.Array, width: int) -> np.ndarray:
 
 def _unique_phones(rows: np.ndarray) -> tuple[np.ndarray, int]:
     """Distinct phone rows (first-seen order) and how many repeats were dropped."""
-    keys = np.zeros(len(rows), dtype=np.int64)
-    for col in range(PHONE_WIDTH):  # the number itself: exact, and cheap to hash
-        keys *= 10
-        keys += rows[:, col]
-    keys -= int("1" * PHONE_WIDTH) * ord("0")
+    keys = _phone_keys(rows)
+    ordered = np.sort(keys)
+    if not np.any(ordered[1:] == ordered[:-1]):  # the usual case: one phone per customer
+        return rows, 0
     repeat = pd.Series(keys).duplicated().to_numpy()
     return rows[~repeat], int(repeat.sum())
+
+
+def _phone_keys(rows: np.ndarray) -> np.ndarray:
+    """Each 11-digit row as one exact 44-bit integer (a digit per 4 bits)."""
+    head = np.ascontiguousarray(rows[:, :8]).view("<u8").ravel() & np.uint64(0x0F0F0F0F0F0F0F0F)
+    # pack the 8 low nibbles of the first 8 digits into 32 bits
+    head = (head | (head >> np.uint64(4))) & np.uint64(0x00FF00FF00FF00FF)
+    head = (head | (head >> np.uint64(8))) & np.uint64(0x0000FFFF0000FFFF)
+    head = (head | (head >> np.uint64(16))) & np.uint64(0x00000000FFFFFFFF)
+    tail = rows[:, 8:].astype(np.uint64) & np.uint64(0x0F)
+    return (head << np.uint64(12)) | (tail[:, 0] << np.uint64(8)) | (
+        tail[:, 1] << np.uint64(4)) | tail[:, 2]
 
 
 def _unique_rows(digests: np.ndarray) -> tuple[np.ndarray, int]:

@@ -10,6 +10,9 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -100,23 +103,55 @@ def write_package(
         writer: SplitZipWriter | TextWriter = TextWriter(directory, stem)
     else:
         cap = max_zip_bytes or spec.max_zip_bytes or 1 << 62
-        writer = SplitZipWriter(directory, stem, cap, when)
+        level = 1 if platform == "oceanengine" else None
+        writer = SplitZipWriter(directory, stem, cap, when, level)
+    chunks = _dmp_chunks(digests) if platform == "oceanengine" else _hex_chunks(digests)
     try:
-        if platform == "oceanengine":
-            _write_dmp(writer, digests)
-        else:
-            for start in range(0, len(digests), _HEX_CHUNK):
-                chunk = digests[start : start + _HEX_CHUNK]
-                writer.write(hex_lines(chunk), len(chunk))
+        _pipe(chunks, writer.write)
         return writer.close()
     except BaseException:
         writer.abort()
         raise
 
 
-def _write_dmp(writer: SplitZipWriter | TextWriter, digests: np.ndarray) -> None:
+def _hex_chunks(digests: np.ndarray) -> Iterator[tuple[bytes, int]]:
+    for start in range(0, len(digests), _HEX_CHUNK):
+        chunk = digests[start : start + _HEX_CHUNK]
+        yield hex_lines(chunk), len(chunk)
+
+
+def _dmp_chunks(digests: np.ndarray) -> Iterator[tuple[bytes, int]]:
     step = MAX_IDS_PER_LINE * _DMP_LINES_PER_WRITE
     for start in range(0, len(digests), step):
         chunk = digests[start : start + step]
-        text = b"".join(encode_lines(hex_array(chunk), MOBILE_HASH_SHA256))
-        writer.write(text, len(chunk))
+        yield b"".join(encode_lines(hex_array(chunk), MOBILE_HASH_SHA256)), len(chunk)
+
+
+def _pipe(chunks: Iterator[tuple[bytes, int]], write: Callable[[bytes, int], None]) -> None:
+    """Make text in this thread while another compresses and writes (zlib releases the GIL).
+
+    The queue holds a few chunks at most, so memory stays bounded.
+    """
+    pending: queue.Queue[tuple[bytes, int] | None] = queue.Queue(maxsize=3)
+    failure: list[BaseException] = []
+
+    def consume() -> None:
+        while (item := pending.get()) is not None:
+            if not failure:
+                try:
+                    write(*item)
+                except BaseException as exc:  # handed to the producing thread
+                    failure.append(exc)
+
+    worker = threading.Thread(target=consume, name="audience-package-writer", daemon=True)
+    worker.start()
+    try:
+        for item in chunks:
+            if failure:
+                break
+            pending.put(item)
+    finally:
+        pending.put(None)
+        worker.join()
+    if failure:
+        raise failure[0]

@@ -55,8 +55,8 @@ def select_customers(
     else:
         keep = pd.Series(True, index=chosen.index).to_numpy()
     counts = {
-        "customers": int(len(customers)),
-        "in_segments": int(len(chosen)),
+        "customers": len(customers),
+        "in_segments": len(chosen),
         "in_private_domain": int(joined_np.sum()),
         "converted": int((converted_mask & ~joined_np).sum()),
         "selected": int(keep.sum()),

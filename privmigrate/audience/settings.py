@@ -81,6 +81,10 @@ class AudienceSettings:
     publish_interval_hours: float = 24.0
     keep_pushes: int = 14
 
+    @classmethod
+    def from_config(cls, raw: dict[str, Any]) -> AudienceSettings:
+        return parse_audience_settings(raw)
+
     def platform(self, name: str) -> PlatformSettings:
         return self.platforms.get(name) or PlatformSettings(name, **DEFAULTS.get(name, {}))
 

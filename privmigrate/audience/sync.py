@@ -26,7 +26,7 @@ import numpy as np
 from privmigrate.audience import state
 from privmigrate.audience.diff import AudienceDiff, apply, as_rows, diff
 from privmigrate.audience.packages import platform_spec, write_package
-from privmigrate.audience.remote import OutcomeUnknown, RemoteRefused
+from privmigrate.audience.remote import OutcomeUnknown, RemoteRefused, TokenError
 from privmigrate.audience.settings import AudienceDef, AudienceSettings
 from privmigrate.errors import PartialFailure, RemoteError
 from privmigrate.ledger import transaction
@@ -36,6 +36,7 @@ UNKNOWN_OUTCOME_RETRIES = 3
 TENCENT_OPERATION = {"add": "APPEND", "remove": "REDUCE"}
 OCEAN_OPERATION = {"add": 1, "remove": 2}
 FINAL_FILE_STATES = {"SUCCESS", "ERROR"}
+SETTLED = {"SUCCESS", "2"}  # Tencent file processed / Ocean Engine change log 生效
 
 
 @dataclass
@@ -83,6 +84,7 @@ class SyncContext:
     sleep: Callable[[float], Any] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
     progress: Progress = NULL_PROGRESS
+    reverted: list[str] = field(default_factory=list)  # rejections found while polling
 
     @property
     def key(self) -> str:
@@ -299,6 +301,7 @@ def _applied(base: np.ndarray, add: np.ndarray, remove: np.ndarray,
 
 def revert_step(ctx: SyncContext, push_id: int, step: dict[str, Any], reason: str) -> None:
     """The platform rejected an applied step while processing it: the held set loses it."""
+    ctx.reverted.append(reason)
     push = ctx.conn.execute("SELECT * FROM audience_pushes WHERE push_id = ?",
                             (push_id,)).fetchone()
     if push is None or step["operation"] not in ("add", "remove"):
@@ -409,7 +412,7 @@ def _unsettled_steps(ctx: SyncContext) -> list[tuple[int, dict[str, Any]]]:
     for row in rows:
         step = dict(row)
         ref = state.refs(step)
-        if ref.get("processing") not in FINAL_FILE_STATES and ref.get("processing") != "2":
+        if ref.get("processing") not in SETTLED:
             out.append((step["push"], step))
     return out
 
@@ -518,9 +521,10 @@ def _publish_and_push(ctx: SyncContext, custom_id: str, source: dict[str, Any]) 
         due = datetime.fromisoformat(last) + interval if last else ctx.now
         started = audience["publish_due_at"] or ""
         if started.startswith("started:"):  # a publish whose answer never came back
-            published = source.get("lastest_published_time") or source.get(
-                "latest_published_time")
-            if published and str(published) >= started.removeprefix("started:"):
+            published = _when(source.get("lastest_published_time")
+                              or source.get("latest_published_time"))
+            begun = _when(started.removeprefix("started:"))
+            if published and begun and published >= begun:
                 _published(ctx, started.removeprefix("started:"))
                 audience = ctx.audience()
         if audience["publish_pending"] and ctx.now >= due:
@@ -545,6 +549,18 @@ def _publish_and_push(ctx: SyncContext, custom_id: str, source: dict[str, Any]) 
             with transaction(ctx.conn):
                 state.update_audience(ctx.conn, ctx.key,
                                       pushed_to=json.dumps(sorted(done | set(todo))))
+
+
+def _when(value: Any) -> datetime | None:
+    """A platform time (``2026-11-25 03:00:00``, ISO, or unix seconds) as a naive datetime."""
+    if value in (None, "", 0):
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value)
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 def _published(ctx: SyncContext, when: str) -> None:
@@ -613,14 +629,15 @@ def sync(ctx: SyncContext, target: np.ndarray, *, poll: bool = True) -> PushRepo
     if not change.empty or (needs_audience and len(target)):
         push = plan_push(ctx, target, held, change)
         report.directory = push["directory"]
-        report.files = [json.loads(s["files"])[0] for s in state.steps(ctx.conn,
-                        push["push_id"]) if s["files"] != "[]" and s["kind"] != "apply"
-                        or (s["kind"] == "apply" and ctx.definition.platform == "tencent")]
+        report.files = sorted(p.name for p in Path(push["directory"]).iterdir())
         report.added, report.removed = len(change.add), len(change.remove)
         report.status = "done"
         _note_failure(report, run_push(ctx, push))
     if poll and ctx.definition.platform in POLLERS:
         _poll(ctx, report)
+    if ctx.reverted:
+        report.status = "failed"
+        report.notes += ctx.reverted
     audience = ctx.audience()
     report.held = audience["held_count"]
     report.processing = audience["processing"]
@@ -653,7 +670,9 @@ def _poll(ctx: SyncContext, report: PushReport) -> None:
     while True:
         try:
             updates = poller(ctx)
-        except OutcomeUnknown as exc:
+        except TokenError:
+            raise
+        except RemoteError as exc:  # the uploads stand; the next push or status reads it
             report.notes.append(f"could not read the processing state: {exc.message}")
             return
         if updates.get("processing") and ctx.definition.platform == "tencent":
@@ -668,10 +687,7 @@ def refresh(ctx: SyncContext) -> None:
     """Poll one audience's platform (status --refresh): processing, match, due publishes."""
     if ctx.definition.platform not in POLLERS:
         return
-    try:
-        updates = POLLERS[ctx.definition.platform](ctx)
-    except RemoteError:
-        raise
+    updates = POLLERS[ctx.definition.platform](ctx)
     if updates.get("processing") and ctx.definition.platform == "tencent":
         with transaction(ctx.conn):
             state.update_audience(ctx.conn, ctx.key, **updates)

@@ -8,6 +8,8 @@ read may, a send never blindly).
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,6 +30,12 @@ class TransientError(Exception):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+# NOTE: httpx logs full request URLs at INFO; some APIs (WeCom gettoken) carry secrets in
+# the query string and payloads carry phones, so its logger never goes below WARNING.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
 def make_client(
@@ -54,6 +62,14 @@ def _wait(retry_state: tenacity.RetryCallState, base: tenacity.wait.wait_base) -
     return base(retry_state)
 
 
+def _exponential_jitter(initial: float, maximum: float) -> tenacity.wait.wait_base:
+    # NOTE: tenacity renamed `initial` to `multiplier` (and warns on the old name).
+    params = inspect.signature(tenacity.wait_exponential_jitter.__init__).parameters
+    if "multiplier" in params:
+        return tenacity.wait_exponential_jitter(multiplier=initial, max=maximum)
+    return tenacity.wait_exponential_jitter(initial=initial, max=maximum)
+
+
 def with_retries(
     call: Callable[[], T],
     *,
@@ -67,7 +83,7 @@ def with_retries(
 
     After ``attempts`` tries the last exception is re-raised unchanged.
     """
-    base = tenacity.wait_exponential_jitter(initial=initial, max=maximum)
+    base = _exponential_jitter(initial, maximum)
     kwargs: dict[str, Any] = {}
     if sleep is not None:
         kwargs["sleep"] = sleep

@@ -24,8 +24,10 @@ from privmigrate.workspace import WORKSPACE_ENV, Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-stdout = Console(highlight=False, soft_wrap=True)
+# Piped or in cron, rich would assume 80 columns and squeeze tables; use a wider page.
+stderr = Console(stderr=True, highlight=False, soft_wrap=True,
+                 width=None if sys.stderr.isatty() else 160)
+stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 WorkspaceOption = typer.Option(
     None,
@@ -35,7 +37,9 @@ WorkspaceOption = typer.Option(
     help="Workspace folder (default: the current directory).",
     show_default=False,
 )
-JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout instead of tables.")
+JsonOption = typer.Option(
+    False, "--json", help="Print one JSON object on stdout instead of tables."
+)
 
 
 def workspace(path: Path | None) -> Workspace:
@@ -58,7 +62,9 @@ def handle_errors(func: F) -> F:
         except PrivmigrateError as exc:
             raise fail(_escape(exc.message), exc.exit_code) from None
         except KeyboardInterrupt:
-            raise fail("interrupted; what was committed is kept, rerun to resume", ExitCode.PARTIAL)
+            raise fail(
+                "interrupted; what was committed is kept, rerun to resume", ExitCode.PARTIAL
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 

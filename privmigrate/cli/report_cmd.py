@@ -33,7 +33,8 @@ def report(
         None, "--lang", help="Labels and sheet names: zh or en (default: [report] lang, else zh).",
         show_default=False),
     as_of: str | None = typer.Option(
-        None, "--as-of", help="Date the figures are for, YYYY-MM-DD (default: today).",
+        None, "--as-of", help="Date the figures are for, YYYY-MM-DD (default: the date the "
+        "customers were scored for, else today).",
         show_default=False),
     ws_path: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,

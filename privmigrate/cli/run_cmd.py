@@ -99,7 +99,10 @@ def print_steps(result: dict) -> None:
     for s in result["steps"]:
         detail = s["detail"]
         if isinstance(detail, dict):
-            detail = ", ".join(f"{k}={v}" for k, v in detail.items() if not isinstance(v, dict))
+            detail = ", ".join(
+                f"{k}={v}" for k, v in detail.items()
+                if not isinstance(v, dict | list) and v is not None and not str(k).endswith("path")
+            )
         status = f"[{colours.get(s['status'], 'white')}]{s['status']}[/]"
         table.add_row(s["step"], status, str(detail)[:300].replace("[", r"\["))
     stderr.print(table)

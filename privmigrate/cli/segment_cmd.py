@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,6 @@ import typer
 
 from privmigrate.cli.common import JsonOption, WorkspaceOption, emit_json, handle_errors, stderr
 from privmigrate.cli.common import workspace as open_workspace
-from privmigrate.errors import InputError
 from privmigrate.workspace import Workspace
 
 
@@ -22,74 +20,11 @@ def run_segment(
     output: Path | None = None,
     reveal_phones: bool = False,
 ) -> dict[str, Any]:
-    """Build data/customers.parquet from data/orders.parquet; return the summary payload."""
-    from privmigrate.config import read_config
-    from privmigrate.scoring import build_customers, segment_summary
-    from privmigrate.scoring.customers_io import (
-        export_customers,
-        read_orders_for_scoring,
-        write_customers,
-    )
-    from privmigrate.scoring.settings import SegmentSettings
+    """The segment step under the workspace lock; returns the summary payload."""
+    from privmigrate.scoring.run import segment_workspace
 
-    settings = SegmentSettings.from_config(read_config(ws.config_path), str(ws.config_path))
-    chosen_split = split or settings.split
     with ws.lock("segment"):
-        orders = read_orders_for_scoring(ws.orders_path)
-        customers = build_customers(
-            orders, as_of=as_of, split=chosen_split, rules=settings.rules,
-            weights=settings.weights, converted=read_converted(ws.state_db),
-        )
-        del orders
-        if customers.empty:
-            raise InputError(
-                f"{ws.orders_path} has no paid orders tied to a buyer"
-                + (f" on or before {as_of}" if as_of else "")
-                + "; load exports with paid orders (see `privmigrate load --help`)"
-            )
-        write_customers(customers, ws.customers_path, split=chosen_split)
-        written = export_customers(customers, output, reveal_phones=reveal_phones) \
-            if output else None
-    summary = segment_summary(customers)
-    return {
-        "as_of": customers.attrs.get("as_of"),
-        "split": chosen_split,
-        "customers": len(customers),
-        "revenue": round(float(customers["total_fen"].sum()) / 100.0, 2),
-        "reachable_by_sms": int(customers["reachable_by_sms"].sum()),
-        "in_private_domain": int(customers["in_private_domain"].sum()),
-        "customers_path": str(ws.customers_path),
-        "output": str(output) if output else None,
-        "output_rows": written,
-        "segments": summary.to_dict(orient="records"),
-    }
-
-
-def read_converted(state_db: Path) -> set[str] | None:
-    """customer_ids in the ledger's conversions table (track), if the table exists."""
-    if not state_db.exists():
-        return None
-    from privmigrate.ledger import LedgerError
-
-    try:
-        conn = sqlite3.connect(f"file:{state_db}?mode=ro", uri=True)
-        try:
-            found = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='conversions'"
-            ).fetchone()
-            if not found:
-                return None
-            rows = conn.execute(
-                "SELECT DISTINCT customer_id FROM conversions WHERE customer_id IS NOT NULL"
-            ).fetchall()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise LedgerError(
-            f"{state_db}: cannot read conversions ({exc}); restore the state database from a "
-            "backup or move it aside"
-        ) from exc
-    return {r[0] for r in rows}
+        return segment_workspace(ws, as_of, split, output, reveal_phones)
 
 
 def print_summary(result: dict[str, Any]) -> None:

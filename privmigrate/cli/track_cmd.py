@@ -46,7 +46,8 @@ def track(
     within [track] window_days (default 7) after the invitation. Converted buyers leave future
     invitations and ad audiences. Lift compares invited with held-out buyers.
 
-    Without FILE or --from-api, reads every file in inbox/wecom/.
+    Without FILE or --from-api, reads every file in inbox/wecom/ (the nightly `run` chooses
+    with [run] track = "files" or "api").
 
     Examples:
 

@@ -373,7 +373,8 @@ def choose_profile(
     for key in mapping:
         if key not in MAPPABLE:
             raise InputError(
-                f"--map {key}=…: unknown field {key!r}; fields are {', '.join(MAPPABLE)}"
+                f"{file_label}: --map {key}=…: unknown field {key!r}; "
+                f"fields are {', '.join(MAPPABLE)}"
             )
     for key, column in mapping.items():
         if column not in header:
@@ -384,7 +385,8 @@ def choose_profile(
     if source:
         if source not in REGISTRY:
             raise InputError(
-                f"--source {source}: unknown platform; choose one of {', '.join(REGISTRY)}"
+                f"{file_label}: --source {source}: unknown platform; "
+                f"choose one of {', '.join(REGISTRY)}"
             )
         profile = REGISTRY[source].with_mapping(mapping)
     else:

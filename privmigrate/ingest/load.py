@@ -179,9 +179,9 @@ def _merge(existing: pa.Table, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         old[name] = old[name].astype(dtype)
     old["amount_fen"] = _decimal_to_fen(existing.column("amount"))
     old = old.drop(columns=["amount"])
+    old["_file"] = -1  # load_files pops it even when the new files held no rows
     if len(new) == 0:
         return old, 0
-    old["_file"] = -1
     replaced, new_count = _overlap(old, new)
     merged = pd.concat([old[~replaced], new[old.columns.intersection(new.columns)]],
                        ignore_index=True)
@@ -258,7 +258,9 @@ def _write_rejects(ws: Workspace, per_file: list[tuple[Path, pd.DataFrame]]) -> 
         old = pd.read_csv(ws.rejects_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         base = old["file"].str.replace(r"\[.*\]$", "", regex=True)
         frames.append(old[~base.isin(loaded_names)])
-    frames.extend(r for _, r in per_file if len(r))
+    # a file named twice in one load (or two paths with one name) keeps one set of rejects
+    latest = {p.name: r for p, r in per_file}
+    frames.extend(r for r in latest.values() if len(r))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REJECT_COLUMNS)
     with atomic_path(ws.rejects_path) as tmp:
         out[REJECT_COLUMNS].to_csv(tmp, index=False, encoding="utf-8-sig")

@@ -106,7 +106,8 @@ def sniff_encoding(sample: bytes) -> str:
             return enc
         except UnicodeDecodeError:
             continue
-    return "utf-16"
+    # Not text in any encoding we know: the binary check or the decode error explains it.
+    return "utf-8"
 
 
 def _utf16_without_bom(sample: bytes) -> str | None:
@@ -122,6 +123,14 @@ def _utf16_without_bom(sample: bytes) -> str | None:
     if even >= 0.2 * half and odd <= 0.02 * half:
         return "utf-16-be"
     return None
+
+
+def _decodes(sample: bytes, encoding: str) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(sample, final=False)
+    except UnicodeError:
+        return False
+    return True
 
 
 def _sample_text(path: Path, encoding: str) -> str:
@@ -181,7 +190,15 @@ def read_csv(
             f"{path}: looks like a binary file, not a CSV or Excel export; "
             "export it again as CSV or xlsx"
         )
-    text = _sample_text(path, enc)
+    if encoding is None and not _decodes(sample, enc):
+        raise InputError(
+            f"{path}: not text in UTF-8, GB18030 or UTF-16; pass its encoding with --encoding"
+        )
+    try:
+        text = _sample_text(path, enc)
+    except UnicodeError as exc:  # e.g. --encoding utf-16 on a file without a BOM
+        raise InputError(f"{path}: cannot read as {enc} ({_short(exc)}); try another "
+                         "--encoding, or leave it out to detect it") from exc
     delimiter = _sniff_delimiter(text)
     head_rows = list(csv.reader(io.StringIO("\n".join(text.splitlines()[:12])), delimiter=delimiter))
     if not head_rows:
@@ -189,9 +206,13 @@ def read_csv(
     skip = _find_header(head_rows, header_score)
     header = clean_header(head_rows[skip])
     try:
-        table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=True)
-        if bad:  # rare: re-read single-threaded so pyarrow reports line numbers
-            table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=False)
+        table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=True,
+                                newlines_in_values=False)
+        if bad:
+            # Rare: quoted line breaks, or truly bad rows. Re-read allowing line breaks in
+            # quoted cells, single-threaded so pyarrow reports each bad row's line number.
+            table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=False,
+                                    newlines_in_values=True)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if encoding is None and enc == "utf-8":
             # The first megabyte was UTF-8 but a later part is not: the file is GB18030.
@@ -212,7 +233,8 @@ def read_csv(
 
 
 def _arrow_csv(
-    path: Path, enc: str, delimiter: str, header: list[str], skip: int, *, use_threads: bool
+    path: Path, enc: str, delimiter: str, header: list[str], skip: int, *, use_threads: bool,
+    newlines_in_values: bool,
 ) -> tuple[pa.Table, list[BadRow]]:
     bad: list[BadRow] = []
 
@@ -235,7 +257,8 @@ def _arrow_csv(
             block_size=16 << 20,
         ),
         parse_options=pacsv.ParseOptions(
-            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+            delimiter=delimiter, newlines_in_values=newlines_in_values,
+            invalid_row_handler=on_invalid,
         ),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header},

@@ -122,6 +122,15 @@ def mark_sending(conn: sqlite3.Connection, ids: Sequence[str], provider: str) ->
         )
 
 
+def mark_suppressed(conn: sqlite3.Connection, ids: Sequence[str]) -> None:
+    """Planned rows whose number was suppressed after planning: never sent."""
+    with transaction(conn):
+        conn.executemany(
+            "UPDATE invitations SET status = 'failed', provider_code = 'suppressed' "
+            "WHERE invitation_id = ? AND status IN ('planned', 'unknown')", [(i,) for i in ids],
+        )
+
+
 def release(conn: sqlite3.Connection, ids: Sequence[str]) -> None:
     """The provider refused the whole call before sending: the rows go back to planned."""
     with transaction(conn):

@@ -67,7 +67,7 @@ def run_invite(ws: Workspace, night: date, *, now: datetime, limit: int | None =
     raw = read_config(ws.config_path)
     settings = InviteSettings.from_config(raw)
     if send and not dry_run:
-        window.check_window(now, settings.window)
+        window.check_window(now, settings.window, night)
     with open_ledger(ws.state_db) as conn:
         stored = ledger_store.stored_night(conn, night)
         if stored is not None:
@@ -91,10 +91,9 @@ def run_invite(ws: Workspace, night: date, *, now: datetime, limit: int | None =
         files = batches.write_batch(ws, night, plan, summary, staff_order)
         out["files"] = [str(p) for p in files]
         if send:
-            if provider is None:
-                provider = _provider(raw)
             tz = settings.window.timezone
-            report = send_night(conn, night, plan, settings, provider,
+            report = send_night(conn, night, plan, settings,
+                                provider if provider is not None else (lambda: _provider(raw)),
                                 clock or (lambda: window.resolve_now(None, tz)),
                                 resend_unknown=resend_unknown, progress=progress)
             out["send"] = report.as_dict()

@@ -17,6 +17,8 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from privmigrate.invite import calls, render
 from privmigrate.invite.settings import InviteSettings
@@ -76,73 +78,127 @@ def plan_night(customers: pd.DataFrame, settings: InviteSettings, history: Histo
     reason = _skip_reasons(df, settings, history, masks)
     pool = reason.isna()
 
-    bucket, uniform = customer_hashes(df.loc[pool, "customer_id"], settings.campaign)
-    cand = df.loc[pool].assign(_bucket=bucket, _u=uniform)
-    cand = cand.sort_values(["priority", "customer_id"], ascending=[False, True],
-                            kind="mergesort")
-    cand["_rank"] = np.arange(len(cand))
-    held = cand["_bucket"].to_numpy() < round(settings.holdout_percent * 100)
-
+    ranked = _ranking(df, pool.to_numpy())
     cap = min(settings.daily_limit, sum(s.daily_capacity for s in settings.staff))
     if limit is not None:
         cap = min(cap, limit)
-    channel = _assign_channels(cand, held, masks, settings, cap)
+    cand, held, channel = _select(df, ranked, masks, settings, cap)
     selected = cand.assign(channel=channel)[channel != ""]
     cutoff = int(selected["_rank"].max()) if len(selected) else -1
     tonight_held = cand[held & (cand["_rank"].to_numpy() <= cutoff)]
 
     reason = reason.copy()
-    rest = cand.index[(channel == "") & ~held]
-    reason.loc[rest] = "over_limit"
+    reason[pool & ~reason.index.isin(selected.index) & ~reason.index.isin(tonight_held.index)] \
+        = "over_limit"
     invitations = _build(selected, settings, night)
     holdouts = pd.DataFrame({
         "night": night.isoformat(), "campaign": settings.campaign,
         "customer_id": tonight_held["customer_id"].astype(str).to_numpy(),
         "segment": tonight_held["segment"].astype(str).to_numpy(),
     })
-    summary = _summary(df, reason, invitations, holdouts, int(held.sum()), settings, night, now)
+    summary = _summary(df, reason, invitations, holdouts, settings, night, now)
     return NightPlan(invitations, holdouts, summary)
 
 
-def _channel_masks(df: pd.DataFrame, s: InviteSettings, h: History) -> dict[str, pd.Series]:
-    phone = df["phone"].astype("string")
-    valid = (df["phone_status"].astype("string").eq("valid") & phone.str.match(MOBILE_RE))
-    valid = valid.fillna(False).astype(bool)
-    seg = df["segment"].astype("string")
+def _ranking(df: pd.DataFrame, pool: np.ndarray) -> np.ndarray:
+    """Row positions of the pool, best first: priority descending, then customer_id."""
+    positions = np.flatnonzero(pool)
+    keys = pa.table({
+        "priority": pa.array(np.nan_to_num(df["priority"].to_numpy(dtype="float64",
+                                                                    na_value=np.nan),
+                                           nan=-np.inf)[positions]),
+        "customer_id": pc.take(_arrow(df["customer_id"]), pa.array(positions)),
+    })
+    order = pc.sort_indices(keys, sort_keys=[("priority", "descending"),
+                                             ("customer_id", "ascending")])
+    return positions[order.to_numpy()]
+
+
+def _select(df: pd.DataFrame, ranked: np.ndarray, masks: dict[str, np.ndarray],
+            s: InviteSettings,
+            cap: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Hash and assign only as deep into the ranking as tonight's caps need.
+
+    The result equals hashing everyone: the selection of the top ``size`` rows is final
+    once it fills every cap, since lower-ranked rows could only come after them.
+    Returns (the hashed top rows with _u and _rank, held-out flags, channel per row).
+    """
+    wanted = min(cap, sum(s.budgets[ch] for ch in s.channel_order))
+    threshold = round(s.holdout_percent * 100)
+    size = min(len(ranked), 2 * wanted + 1024)
+    while True:
+        top = df.iloc[ranked[:size]]
+        bucket, uniform = customer_hashes(top["customer_id"], s.campaign)
+        held = bucket < threshold
+        channel = _assign_channels(top, held, masks, s, cap)
+        if int((channel != "").sum()) >= wanted or size >= len(ranked):
+            break
+        size = min(len(ranked), size * 4)
+    top = top.assign(_u=uniform, _rank=np.arange(len(top)))
+    return top, held, channel
+
+
+def _arrow(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The column as Arrow strings (zero-copy for pyarrow-backed strings)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    return pa.array(values, type=pa.string(), from_pandas=True) \
+        if values.dtype == object else pa.array(values)
+
+
+def _isin(values: pa.Array | pa.ChunkedArray, wanted: object) -> np.ndarray:
+    """Vectorised membership (Arrow hash set): False for nulls."""
+    items = [str(v) for v in wanted]  # type: ignore[attr-defined]
+    if not items:
+        return np.zeros(len(values), dtype=bool)
+    hit = pc.is_in(values, value_set=pa.array(items, pa.string()), skip_nulls=True)
+    return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _flags(values: pd.Series) -> np.ndarray:
+    return values.fillna(False).to_numpy(dtype=bool)
+
+
+def _channel_masks(df: pd.DataFrame, s: InviteSettings, h: History) -> dict[str, np.ndarray]:
+    phone = _arrow(df["phone"])
+    is_mobile = pc.fill_null(pc.match_substring_regex(phone, MOBILE_RE), False)
+    valid = (df["phone_status"].eq("valid").fillna(False).to_numpy(dtype=bool)
+             & np.asarray(is_mobile.to_numpy(zero_copy_only=False), dtype=bool))
     sup = h.suppressed
-    out: dict[str, pd.Series] = {"valid": valid}
+    out: dict[str, np.ndarray] = {"valid": valid}
     for ch in ("sms", "call"):
-        segs = {x for t in s.templates_for(ch) for x in t.segments}
-        base = valid & seg.isin(segs).fillna(False) & (ch in s.channel_order)
+        segs = sorted({x for t in s.templates_for(ch) for x in t.segments})
+        base = valid & _flags(df["segment"].isin(segs)) & (ch in s.channel_order)
         if ch == "sms":
-            base &= df["reachable_by_sms"].fillna(False).astype(bool)
-        blocked = set(sup.loc[sup["channel"].isin([ch, "all"]), "phone"].astype(str))
+            base &= _flags(df["reachable_by_sms"])
+        blocked = sup.loc[sup["channel"].isin([ch, "all"]), "phone"].dropna().unique()
         out[f"{ch}_base"] = base
-        out[ch] = base & ~phone.isin(blocked).fillna(False)
+        out[ch] = base & ~_isin(phone, blocked)
     return out
 
 
 def _skip_reasons(df: pd.DataFrame, s: InviteSettings, h: History,
-                  m: dict[str, pd.Series]) -> pd.Series:
+                  m: dict[str, np.ndarray]) -> pd.Series:
     """The first reason each customer is not in tonight's pool (NA: in the pool)."""
-    cid = df["customer_id"].astype(str)
+    cid = _arrow(df["customer_id"])
     checks = [
         ("no_valid_phone", ~m["valid"]),
-        ("in_private_domain", df["in_private_domain"].fillna(False).astype(bool)),
-        ("converted", cid.isin(h.converted)),
-        ("segment_not_targeted", ~df["segment"].astype("string").isin(s.segments).fillna(False)),
+        ("in_private_domain", _flags(df["in_private_domain"])),
+        ("converted", _isin(cid, h.converted)),
+        ("segment_not_targeted", ~_flags(df["segment"].isin(list(s.segments)))),
         ("suppressed", (m["sms_base"] | m["call_base"]) & ~(m["sms"] | m["call"])),
         ("not_reachable", ~(m["sms"] | m["call"])),
-        ("cooldown", cid.isin(h.recently_invited)),
-        ("holdout_earlier", cid.isin(h.held_out)),
+        ("cooldown", _isin(cid, h.recently_invited)),
+        ("holdout_earlier", _isin(cid, h.held_out)),
     ]
-    reason = pd.Series(pd.NA, index=df.index, dtype="string")
-    for name, mask in checks:
-        reason = reason.mask(reason.isna() & mask.to_numpy(), name)
-    return reason
+    codes = np.full(len(df), -1, dtype=np.int8)
+    for i, (_, mask) in enumerate(checks):
+        codes[(codes == -1) & mask] = i
+    names = np.array([name for name, _ in checks] + [None], dtype=object)
+    return pd.Series(names[codes], index=df.index, dtype="string")
 
 
-def _assign_channels(cand: pd.DataFrame, held: np.ndarray, m: dict[str, pd.Series],
+def _assign_channels(cand: pd.DataFrame, held: np.ndarray, m: dict[str, np.ndarray],
                      s: InviteSettings, cap: int) -> np.ndarray:
     """Fill channels in the configured order, best-ranked first, within budgets and the cap."""
     channel = np.full(len(cand), "", dtype=object)
@@ -152,7 +208,7 @@ def _assign_channels(cand: pd.DataFrame, held: np.ndarray, m: dict[str, pd.Serie
         room = min(s.budgets[ch], cap - taken)
         if room <= 0:
             continue
-        want = free & m[ch].loc[cand.index].to_numpy()
+        want = free & m[ch][cand.index.to_numpy()]
         take = want & (np.cumsum(want) <= room)
         channel[take] = ch
         free &= ~take
@@ -186,7 +242,9 @@ def _assign_staff(n: int, s: InviteSettings) -> np.ndarray:
 
 def _build(sel: pd.DataFrame, s: InviteSettings, night: date) -> pd.DataFrame:
     if sel.empty:
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in INVITATION_COLUMNS})
+        numeric = {"length": "int64", "parts": "int64", "priority": "float64"}
+        return pd.DataFrame({c: pd.Series(dtype=numeric.get(c, "string"))
+                             for c in INVITATION_COLUMNS})
     sel = sel.copy()
     sel["template_id"] = _assign_variants(sel, s)
     staff_idx = _assign_staff(len(sel), s)
@@ -243,7 +301,7 @@ def _build(sel: pd.DataFrame, s: InviteSettings, night: date) -> pd.DataFrame:
 
 
 def _summary(df: pd.DataFrame, reason: pd.Series, inv: pd.DataFrame, holdouts: pd.DataFrame,
-             held_total: int, s: InviteSettings, night: date, now: datetime) -> dict:
+             s: InviteSettings, night: date, now: datetime) -> dict:
     skipped = reason.value_counts()
     templates: dict[str, dict] = {}
     for tid, grp in inv.groupby("template_id", sort=True):
@@ -260,7 +318,6 @@ def _summary(df: pd.DataFrame, reason: pd.Series, inv: pd.DataFrame, holdouts: p
         "invited": len(inv),
         "by_channel": {ch: int((inv["channel"] == ch).sum()) for ch in ("sms", "call")},
         "holdout": len(holdouts),
-        "holdout_pool": held_total,
         "holdout_percent": s.holdout_percent,
         "skipped": {r: int(skipped.get(r, 0)) for r in SKIP_REASONS},
         "templates": templates,

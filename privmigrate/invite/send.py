@@ -35,6 +35,7 @@ class SendReport:
     unknown: int = 0
     suppressed: int = 0
     recovered_unknown: int = 0  # rows a killed run left in flight
+    skipped_suppressed: int = 0  # suppressed after planning: never sent
     left_planned: int = 0
     stopped: str | None = None  # why sending stopped early
     failed_codes: dict[str, int] = field(default_factory=dict)
@@ -54,14 +55,23 @@ def build_messages(rows: pd.DataFrame, sign_name: str) -> list:
 
 
 def send_night(conn: Any, night: date, plan: pd.DataFrame, settings: InviteSettings,
-               provider: SmsProvider, clock: Callable[[], datetime], *,
-               resend_unknown: bool = False, progress: Progress = NULL_PROGRESS) -> SendReport:
-    """Send every SMS invitation of ``night`` still ``planned``; stop at the window's end."""
+               provider: SmsProvider | Callable[[], SmsProvider], clock: Callable[[], datetime],
+               *, resend_unknown: bool = False, progress: Progress = NULL_PROGRESS) -> SendReport:
+    """Send every SMS invitation of ``night`` still ``planned``; stop at the window's end.
+
+    ``provider`` may be a factory, called only when there is something to send (so a night
+    without SMS needs no provider credentials).
+    """
     from privmigrate.channels.sms import SmsStopError
 
     report = SendReport(recovered_unknown=ledger_store.recover_interrupted(conn, night))
     todo = set(ledger_store.sms_to_send(conn, night, resend_unknown))
+    if not todo:
+        return report
+    if callable(provider) and not hasattr(provider, "send"):
+        provider = provider()
     rows = plan[plan["invitation_id"].isin(todo)].sort_values(["template_code", "invitation_id"])
+    rows = _drop_suppressed(conn, rows, report)
     chunks = _chunks(rows, max(1, int(provider.max_batch)), _per_call_params(provider))
     progress.start("sending SMS", total=len(rows))
     for i, chunk in enumerate(chunks):
@@ -87,6 +97,19 @@ def send_night(conn: Any, night: date, plan: pd.DataFrame, settings: InviteSetti
         progress.advance(len(ids))
     progress.finish()
     return report
+
+
+def _drop_suppressed(conn: Any, rows: pd.DataFrame, report: SendReport) -> pd.DataFrame:
+    """Numbers suppressed since the plan was made (e.g. a reply report imported this
+    morning) are never sent: their rows become ``failed`` / ``suppressed``."""
+    sup = ledger_store.suppressions_frame(conn)
+    blocked = set(sup.loc[sup["channel"].isin(["sms", "all"]), "phone"].astype(str))
+    hit = rows["phone"].astype(str).isin(blocked)
+    if hit.any():
+        ledger_store.mark_suppressed(conn, rows.loc[hit, "invitation_id"].astype(str).tolist())
+        report.failed_codes["suppressed"] = int(hit.sum())
+        report.skipped_suppressed = int(hit.sum())
+    return rows[~hit]
 
 
 def _record(conn: Any, report: SendReport, results: Sequence, phones: dict[str, str],

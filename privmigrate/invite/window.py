@@ -6,7 +6,7 @@ ours is stricter and configurable within the hard floor and ceiling.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from privmigrate.errors import PrivmigrateError
@@ -39,8 +39,8 @@ def next_opening(now: datetime, window: Window) -> datetime:
     return opening if here < opening else opening + timedelta(days=1)
 
 
-def check_window(now: datetime, window: Window) -> None:
-    """Raise OutsideWindowError saying when the window opens."""
+def check_window(now: datetime, window: Window, night: date | None = None) -> None:
+    """Raise OutsideWindowError saying when the window opens (and how to send ``night``)."""
     if is_open(now, window):
         return
     here = local(now, window)
@@ -50,7 +50,8 @@ def check_window(now: datetime, window: Window) -> None:
     raise OutsideWindowError(
         f"outside the sending window {window.start:%H:%M}–{window.end:%H:%M} {window.timezone} "
         f"(now {here:%Y-%m-%d %H:%M}); it opens at {opens:%Y-%m-%d %H:%M} (in {hours} h "
-        f"{rest} min). Nothing was sent; run `privmigrate invite --send` again then"
+        f"{rest} min). Nothing was sent; run `privmigrate invite --send"
+        + (f" --date {night.isoformat()}" if night else "") + "` again then"
     )
 
 

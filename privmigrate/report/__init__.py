@@ -29,7 +29,8 @@ def write_report(ws: Workspace, output: Path | None = None, lang: str = "zh",
                  latest: bool = True, row_limit: int | None = None) -> dict[str, Any]:
     """Write the workbook; return a summary (path, sheets, figures) for --json and the pipeline.
 
-    ``output`` None writes ``reports/privmigrate-<as_of>.xlsx`` and, with ``latest``, refreshes
+    ``as_of`` None: the date `segment` scored the customers for, else today. ``output`` None
+    writes ``reports/privmigrate-<as_of>.xlsx`` and, with ``latest``, refreshes
     ``reports/latest.xlsx``. ``row_limit`` (rows per sheet, header included) exists for tests.
     """
     from openpyxl import Workbook
@@ -40,9 +41,9 @@ def write_report(ws: Workspace, output: Path | None = None, lang: str = "zh",
     from privmigrate.report.labels import labels
 
     t = labels(lang)
-    as_of = as_of or date.today()
     progress.start("report: reading", total=None)
-    data = gather(ws, as_of)
+    data = gather(ws, as_of, today=date.today())
+    as_of = data.as_of
     wb = Workbook(write_only=True)
     wb.properties.creator = "privmigrate"
     wb.properties.title = t["title"]

@@ -7,6 +7,7 @@ schema, so a column another engineer has not added yet degrades to "unknown" ins
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,6 +24,7 @@ from privmigrate.ledger import open_ledger
 from privmigrate.workspace import Workspace
 
 SENT_STATUSES = ("accepted", "called")  # the provider took the SMS, or the call was made
+UNSURE_STATUSES = ("unknown", "sending")  # no answer from the provider / a send cut short
 INVITE_DIMENSIONS = ("night", "channel", "template_id", "variant", "staff")
 
 
@@ -55,10 +57,14 @@ class ReportData:
     lift: Lift = field(default_factory=lambda: Lift(None))
 
 
-def gather(ws: Workspace, as_of: date) -> ReportData:
-    """Read what the workspace has; missing inputs stay None."""
-    data = ReportData(as_of=as_of, workspace=ws.root)
-    data.customers = _read_customers(ws.customers_path)
+def gather(ws: Workspace, as_of: date | None, today: date) -> ReportData:
+    """Read what the workspace has; missing inputs stay None.
+
+    ``as_of`` None: the as-of date `segment` stored in customers.parquet, else ``today``.
+    """
+    customers = _read_customers(ws.customers_path)
+    as_of = as_of or (customers_as_of(customers) if customers is not None else None) or today
+    data = ReportData(as_of=as_of, workspace=ws.root, customers=customers)
     _read_orders(ws.orders_path, data)
     data.rejects = _read_rejects(ws.rejects_path)
     if ws.state_db.exists():
@@ -74,6 +80,15 @@ def _read_customers(path: Path) -> pa.Table | None:
         return pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"{path}: cannot read ({exc}); run `privmigrate segment` again") from exc
+
+
+def customers_as_of(customers: pa.Table) -> date | None:
+    """The as-of date in customers.parquet's metadata (``privmigrate`` key), if any."""
+    raw = (customers.schema.metadata or {}).get(b"privmigrate")
+    try:
+        return date.fromisoformat(json.loads(raw)["as_of"]) if raw else None
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _read_orders(path: Path, data: ReportData) -> None:
@@ -107,6 +122,11 @@ def _read_rejects(path: Path) -> pd.DataFrame | None:
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"{path}: cannot read ({exc}); run `privmigrate load` again") from exc
     table = pa.table({c: pc.fill_null(pc.cast(table.column(c), pa.string()), "") for c in wanted})
+    # Reasons quote the offending cell: collapse the quote so like reasons count together and
+    # no cell content (a phone typed in the wrong column) reaches the workbook.
+    reason = pc.replace_substring_regex(table.column("reason"), r"'[^']*'", "'…'")
+    reason = pc.replace_substring_regex(reason, r"\d{7,}", "…")
+    table = table.set_column(0, "reason", reason)
     counts = table.group_by(wanted).aggregate([([], "count_all")]).to_pandas()
     return counts.rename(columns={"count_all": "rows"}).sort_values(
         ["rows", "reason"], ascending=[False, True], ignore_index=True)
@@ -169,7 +189,7 @@ def _summarise_invitations(inv: pd.DataFrame, conv: pd.DataFrame | None,
         "planned": 1,
         "sent": status.isin(SENT_STATUSES).astype("int64"),
         "failed": (status == "failed").astype("int64"),
-        "unknown": (status == "unknown").astype("int64"),
+        "unknown": status.isin(UNSURE_STATUSES).astype("int64"),
         "converted": inv["invitation_id"].astype(str).isin(attributed).astype("int64"),
     })
     grouped = frame.groupby(list(INVITE_DIMENSIONS), as_index=False, sort=True).sum()
@@ -198,8 +218,11 @@ def _lift(inv: pd.DataFrame | None, hold: pd.DataFrame | None, conv: pd.DataFram
         from privmigrate.track.lift import lift_report
     except ImportError:
         return _simple_lift(inv, hold, conv)
+    segments = None
+    if data.customers is not None and "segment" in data.customers.column_names:
+        segments = data.customers.select(["customer_id", "segment"]).to_pandas()
     table = lift_report(inv, hold, conv, dimensions=("overall", "template", "variant", "staff"),
-                        as_of=pd.Timestamp(data.as_of))
+                        customers=segments, as_of=pd.Timestamp(data.as_of))
     overall = table[table["dimension"] == "overall"]
     if overall.empty:
         return Lift(None, method="track", by_group=table)
@@ -225,37 +248,20 @@ def _num(value: object) -> float | None:
     return None if pd.isna(number) else float(number)
 
 
-# Column names the audience tables might use, best first (the audience engineer's schema).
-_AUDIENCE_COLUMNS = {
-    "platform": ("platform",),
-    "audience": ("audience", "audience_name", "name", "audience_id", "package"),
-    "last_sync": ("synced_at", "finished_at", "pushed_at", "created_at", "started_at"),
-    "size": ("size", "rows", "uploaded", "total", "count"),
-    "matched": ("matched", "match_count", "covered", "matched_count"),
-    "match_rate": ("match_rate",),
-}
-
-
 def _read_audiences(conn: sqlite3.Connection, tables: set[str]) -> pd.DataFrame | None:
-    """The latest sync of each audience, from the first audience table that has syncs."""
-    for table in sorted(t for t in tables if t.startswith("audience") and "sync" in t):
-        have = _columns(conn, table)
-        picked = {k: next((c for c in options if c in have), None)
-                  for k, options in _AUDIENCE_COLUMNS.items()}
-        if picked["audience"] is None or picked["last_sync"] is None:
-            continue
-        frame = _select(conn, table, [c for c in picked.values() if c])
-        frame = frame.rename(columns={v: k for k, v in picked.items() if v})
-        for key in _AUDIENCE_COLUMNS:
-            if key not in frame:
-                frame[key] = pd.NA
-        frame = frame.sort_values("last_sync").drop_duplicates(["platform", "audience"],
-                                                                keep="last")
-        rate = pd.to_numeric(frame["match_rate"], errors="coerce")
-        size = pd.to_numeric(frame["size"], errors="coerce")
-        matched = pd.to_numeric(frame["matched"], errors="coerce")
-        frame["match_rate"] = rate.fillna(matched / size.where(size > 0))
-        frame["size"], frame["matched"] = size, matched
-        return frame[list(_AUDIENCE_COLUMNS)].sort_values(["platform", "audience"],
-                                                          ignore_index=True)
-    return None
+    """Each audience as the ledger knows it (audience_0001_sync: ``audiences``)."""
+    if "audiences" not in tables:
+        return None
+    frame = _select(conn, "audiences", ["platform", "name", "last_sync_at", "held_count",
+                                        "uploaded_count", "matched_count", "processing"])
+    if frame.empty:
+        return None
+    frame = frame.rename(columns={"name": "audience", "last_sync_at": "last_sync",
+                                  "held_count": "size", "matched_count": "matched"})
+    for col in ("size", "uploaded_count", "matched"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce")
+    # the platform's own figures: matched of what it counted as uploaded
+    base = frame["uploaded_count"].where(frame["uploaded_count"] > 0, frame["size"])
+    frame["match_rate"] = frame["matched"] / base.where(base > 0)
+    return frame[["platform", "audience", "last_sync", "size", "matched", "match_rate",
+                  "processing"]].sort_values(["platform", "audience"], ignore_index=True)

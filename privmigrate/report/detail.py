@@ -40,7 +40,7 @@ from privmigrate.report.sheetxml import CellStyle
 
 EXCEL_MAX_ROWS = 1_048_576
 CHUNK_ROWS = 32_768
-ZIP64_THRESHOLD = 1_900_000_000  # bytes; the zip entry needs Zip64 past 4 GiB, stay well below
+ZIP64_THRESHOLD = 1_900_000_000  # bytes; Zip64 is needed past 4 GiB (2 GiB for some readers)
 
 # (column, kind) in the order a marketer reads them; absent columns are skipped.
 DETAIL_COLUMNS: list[tuple[str, str]] = [
@@ -53,6 +53,10 @@ DETAIL_COLUMNS: list[tuple[str, str]] = [
     ("invite_status", "text"), ("converted", "bool"), ("sources", "text"),
     ("last_product", "text"), ("province", "text"), ("city", "text"),
 ]
+
+# Free-text columns that may hold a mobile number typed by a buyer or a clerk.
+FREE_TEXT = ("name", "last_product", "province", "city", "segment", "rfm_segment")
+MOBILE_IN_TEXT = r"(1[3-9]\d)\d{4}(\d{4})"
 
 # CJK and full-width ranges (East Asian Width W/F), for widths computed in Arrow.
 _WIDE = (r"[\x{1100}-\x{115F}\x{2E80}-\x{A4CF}\x{AC00}-\x{D7A3}\x{F900}-\x{FAFF}"
@@ -85,14 +89,19 @@ def detail_table(customers: pa.Table, invites: pd.DataFrame | None,
         for name in extra.column_names:
             if name != "customer_id":
                 table = table.append_column(name, pc.take(extra.column(name), where))
-    if "priority" in table.column_names:
-        table = table.sort_by([("priority", "descending"), ("customer_id", "ascending")])
+    # NOTE: sort indices, then take only the shown columns one by one: a sorted copy of the
+    # whole table would double peak memory for 1M customers.
+    order = (pc.sort_indices(table, sort_keys=[("priority", "descending"),
+                                               ("customer_id", "ascending")])
+             if "priority" in table.column_names else None)
     columns, kinds, headers = [], [], []
     for name, kind in DETAIL_COLUMNS:
         if name not in table.column_names:
             continue
-        values = _prepare(table.column(name), name, kind, t)
-        columns.append(values)
+        column = table.column(name)
+        if order is not None:
+            column = column.take(order)
+        columns.append(_prepare(column, name, kind, t))
         kinds.append("text" if kind == "bool" else kind)
         headers.append(t[f"c.{name}"])
     return pa.table(columns, names=headers), kinds, headers
@@ -111,6 +120,10 @@ def _prepare(column: pa.ChunkedArray, name: str, kind: str, t: dict[str, str]) -
         return _translate(values, t, "ps." if name == "phone_status" else "st.")
     if pa.types.is_dictionary(values.type):
         values = values.dictionary_decode()
+    if kind == "text" and name in FREE_TEXT:
+        # buyers type their mobile into the name field; the report shows none in full
+        values = pc.replace_substring_regex(pc.cast(values, pa.string()), MOBILE_IN_TEXT,
+                                            r"\1****\2")
     return values
 
 
@@ -183,7 +196,7 @@ def splice_rows(src: Path, dst: Path, sheets: list[DetailSheet], kinds: list[str
                 progress: Progress = NULL_PROGRESS) -> None:
     """Copy the package at ``src`` to ``dst``, streaming each detail sheet's rows into it."""
     by_part = {s.part: s for s in sheets}
-    progress.start("明细", total=sum(s.rows.num_rows for s in sheets))
+    progress.start("report: customer rows", total=sum(s.rows.num_rows for s in sheets))
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
             data = zin.read(info)

@@ -42,6 +42,7 @@ LEFT = Alignment(horizontal="left")
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 MIN_WIDTH, MAX_WIDTH = 6, 60
 _ILLEGAL = re.compile(r"[\x00-\x08\x0B\x0C\x0E-\x1F]")
+_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")  # masked in any text cell
 
 
 def looks_like_formula(text: str) -> bool:
@@ -116,7 +117,7 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item") and not isinstance(value, (str, bytes, date, datetime)):
         return _plain(value.item())
     if isinstance(value, str):
-        return _ILLEGAL.sub("", value)[:32767]
+        return _MOBILE.sub(r"\1****\2", _ILLEGAL.sub("", value))[:32767]
     return value
 
 

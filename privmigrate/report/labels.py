@@ -83,6 +83,7 @@ ZH: dict[str, str] = {
     "size": "人数",
     "matched": "匹配数",
     "match_rate": "匹配率",
+    "processing": "平台处理状态",
     "no_audiences": "暂无人群包同步记录(运行 privmigrate audience push 后这里会有数据)",
     # data quality
     "files_loaded": "已导入文件",
@@ -139,6 +140,11 @@ ZH: dict[str, str] = {
     "st.unknown": "状态未知",
     "st.called": "已外呼",
     "dimension": "维度",
+    "invited_n": "邀约数",
+    "dim.overall": "总体",
+    "dim.template": "模板",
+    "dim.variant": "版本",
+    "dim.staff": "员工",
     "group": "分组",
 }
 
@@ -170,7 +176,8 @@ EN: dict[str, str] = {
     "n.converted": "WeCom adds attributed to an invitation",
     "n.conversion": "converted ÷ invited",
     "n.lift_track": "computed by the track module",
-    "n.lift_simple": "simple difference: invited conversion − holdout conversion (no significance test)",
+    "n.lift_simple": ("simple difference: invited conversion − holdout conversion "
+                      "(no significance test)"),
     "n.lift_none": "no holdout group yet",
     "n.lift_pending": "nothing to compare yet (the observation window has not closed)",
     "n.revenue_covered": "past revenue of customers already in the private domain or converted",
@@ -210,6 +217,7 @@ EN: dict[str, str] = {
     "size": "Size",
     "matched": "Matched",
     "match_rate": "Match rate",
+    "processing": "Platform status",
     "no_audiences": "No audience syncs yet (run privmigrate audience push to fill this sheet)",
     "files_loaded": "Files loaded",
     "file": "File",
@@ -264,6 +272,11 @@ EN: dict[str, str] = {
     "st.unknown": "unknown",
     "st.called": "called",
     "dimension": "Dimension",
+    "invited_n": "Invited",
+    "dim.overall": "overall",
+    "dim.template": "template",
+    "dim.variant": "variant",
+    "dim.staff": "staff",
     "group": "Group",
 }
 

@@ -35,11 +35,12 @@ def _customer_totals(customers: pa.Table) -> dict[str, float]:
     revenue = float(pc.sum(pc.cast(total, pa.float64())).as_py() or 0) if total else 0.0
     covered = 0.0
     if total is not None and "in_private_domain" in names:
-        inside = pc.fill_null(customers.column("in_private_domain"), False)
+        inside = pc.fill_null(pc.cast(customers.column("in_private_domain"), pa.bool_()), False)
         covered = float(pc.sum(pc.cast(pc.filter(total, inside), pa.float64())).as_py() or 0)
-    reachable = (int(pc.sum(pc.cast(pc.fill_null(customers.column("reachable_by_sms"), False),
-                                    pa.int64())).as_py() or 0)
-                 if "reachable_by_sms" in names else 0)
+    reachable = 0
+    if "reachable_by_sms" in names:
+        flags = pc.fill_null(pc.cast(customers.column("reachable_by_sms"), pa.bool_()), False)
+        reachable = int(pc.sum(pc.cast(flags, pa.int64())).as_py() or 0)
     return {"customers": customers.num_rows, "reachable": reachable, "revenue": revenue,
             "covered": covered}
 
@@ -138,8 +139,8 @@ def segments(ws: WriteOnlyWorksheet, data: ReportData, t: Labels) -> None:
         top, bottom = heat_top
         ws.conditional_formatting.add(
             f"B{top}:F{bottom}",
-            ColorScaleRule(start_type="min", start_color="F8F8F8", mid_type="percentile",
-                           mid_value=50, mid_color="F4B183", end_type="max", end_color="C00000"))
+            ColorScaleRule(start_type="min", start_color="FFFFFF", mid_type="percentile",
+                           mid_value=50, mid_color="FFD966", end_type="max", end_color="F8696B"))
 
 
 def _segment_frame(customers: pa.Table) -> pd.DataFrame:
@@ -195,8 +196,9 @@ def invitations(ws: WriteOnlyWorksheet, data: ReportData, t: Labels) -> None:
     if lift is not None and not lift.empty:
         w.blank()
         w.section(t["m.lift"])
-        w.table([t["dimension"], t["group"], t["sent"], t["converted"], t["conversion"], t["holdout"],
-                 t["holdout"] + " " + t["conversion"], t["m.lift"]],
+        lift = lift.assign(dimension=lift["dimension"].map(lambda d: t.get(f"dim.{d}", d)))
+        w.table([t["dimension"], t["group"], t["invited_n"], t["converted"], t["conversion"],
+                 t["holdout"], t["holdout"] + " " + t["conversion"], t["m.lift"]],
                 _rows(lift, ["dimension", "group", "invited_n", "invited_converted",
                              "invited_rate", "holdout_n", "holdout_rate", "lift_abs"]),
                 ["text", "text", "int", "int", "percent", "int", "percent", "percent"])
@@ -215,9 +217,10 @@ def audiences(ws: WriteOnlyWorksheet, data: ReportData, t: Labels) -> None:
         return
     frame = frame.assign(last_sync=pd.to_datetime(frame["last_sync"], errors="coerce"))
     w.table([t["platform"], t["audience"], t["last_sync"], t["size"], t["matched"],
-             t["match_rate"]],
-            _rows(frame, ["platform", "audience", "last_sync", "size", "matched", "match_rate"]),
-            ["text", "text", "datetime", "int", "int", "percent"])
+             t["match_rate"], t["processing"]],
+            _rows(frame, ["platform", "audience", "last_sync", "size", "matched", "match_rate",
+                          "processing"]),
+            ["text", "text", "datetime", "int", "int", "percent", "text"])
     w.flush()
     ws.freeze_panes = "A2"
 

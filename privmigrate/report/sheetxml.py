@@ -50,13 +50,22 @@ def column_letter(index: int) -> str:
     return letters
 
 
-def escape_text(values: pa.Array) -> pa.Array:
-    """Text made safe for an XML text node: illegal characters dropped, & < > escaped."""
+def clean_text(values: pa.Array) -> pa.Array:
+    """Text Excel accepts: XML-illegal characters dropped, cut at Excel's cell limit."""
     values = pc.cast(values, pa.string())
     if pc.any(pc.match_substring_regex(values, _ILLEGAL_XML)).as_py():
         values = pc.replace_substring_regex(values, _ILLEGAL_XML, "")
     if (pc.max(pc.utf8_length(values)).as_py() or 0) > MAX_CELL_CHARS:
         values = pc.utf8_slice_codeunits(values, 0, MAX_CELL_CHARS)
+    return values
+
+
+def escape_text(values: pa.Array) -> pa.Array:
+    """Text made safe for an XML text node: cleaned, & < > escaped."""
+    return _entities(clean_text(values))
+
+
+def _entities(values: pa.Array) -> pa.Array:
     for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         values = pc.replace_substring(values, raw, entity)
     return values
@@ -69,8 +78,8 @@ def looks_like_formula(values: pa.Array) -> pa.Array:
 
 
 def _text_cells(values: pa.Array, refs: pa.Array, style: CellStyle) -> pa.Array:
-    text = pc.cast(values, pa.string())
-    escaped = escape_text(text)
+    text = clean_text(values)  # first: "\x00=cmd…" must be judged as "=cmd…"
+    escaped = _entities(text)
     quoted = looks_like_formula(text)
     s_attr = pc.if_else(quoted, f'" s="{style.quoted}" t="inlineStr"><is>',
                         f'" s="{style.plain}" t="inlineStr"><is>')
@@ -134,7 +143,8 @@ def write_array_bytes(out: BinaryIO, rows: pa.Array) -> int:
     else:
         offsets_type = np.int32
     _, offsets_buf, data_buf = rows.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=offsets_type)[rows.offset:rows.offset + len(rows) + 1]
+    offsets = np.frombuffer(offsets_buf, dtype=offsets_type)
+    offsets = offsets[rows.offset:rows.offset + len(rows) + 1]
     start, end = int(offsets[0]), int(offsets[-1])
     out.write(memoryview(data_buf)[start:end])
     return end - start

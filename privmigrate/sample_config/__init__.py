@@ -42,4 +42,9 @@ def validate_config(text: str) -> dict:
         except (ImportError, AttributeError):
             continue
         settings_cls.from_config(raw)
+    try:
+        from privmigrate.audience.settings import parse_audience_settings
+    except ImportError:
+        return raw
+    parse_audience_settings(raw)
     return raw

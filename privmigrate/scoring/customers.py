@@ -28,10 +28,11 @@ from privmigrate.scoring.grouping import group_codes
 from privmigrate.scoring.priority import PriorityWeights, priority_scores
 from privmigrate.scoring.rfm import (
     SEGMENT_LABELS,
+    SPLITS,
     percentile,
     quintile_scores,
+    ranks,
     rfm_segments,
-    worse_counts,
 )
 from privmigrate.scoring.rules import Rule, apply_rules
 
@@ -66,19 +67,42 @@ def build_customers(
         return empty_customers()
     as_of_day = (as_of - date(1970, 1, 1)).days
     purchase = rows.purchases(as_of_day)
-    if not purchase.any():
-        out = empty_customers()
-        out.attrs["as_of"] = as_of
-        return out
-    group, keep = rows.customers(purchase)
-    m = len(keep)
-    out = _aggregate(rows, group, purchase, m, as_of_day)
-    out.insert(0, "customer_id", pd.Series(rows.customer_ids(keep), dtype=STRING))
-    _flags(out, rows, group, m, converted)
-    _score(out, split, list(rules), weights)
-    out = _sort(out)[list(CUSTOMER_DTYPES)]
+    out = empty_customers()
+    if purchase.any():
+        out = _customers(rows, purchase, as_of_day, split, list(rules), weights, converted)
     out.attrs["as_of"] = as_of
     return out
+
+
+def _customers(rows: _Rows, purchase: np.ndarray, as_of_day: int, split: str,
+               rules: list[Rule], weights: PriorityWeights | None,
+               converted: Iterable[str] | pd.Series | None) -> pd.DataFrame:
+    group, keep = rows.customers(purchase)
+    m = len(keep)
+    num = _aggregate(rows, group, purchase, m, as_of_day)
+    picks = _pick_rows(rows, group, purchase, m, num.pop("last"))
+    num["reachable_by_sms"] = picks["phone"] >= 0
+    status = _phone_status(rows, group, m, picks["phone"])
+    sources = _source_bits(rows, group, m)
+    ids = pc.take(rows.ids, pa.array(rows.first_row[keep]))
+    num["in_private_domain"] = _in_domain(rows, group, m, ids, converted)
+    _score(num, split, weights)
+    order = pc.sort_indices(
+        pa.table({"priority": num["priority"], "customer_id": ids}),
+        sort_keys=[("priority", "descending"), ("customer_id", "ascending")],
+    ).to_numpy()
+    out = pd.DataFrame({k: v[order] for k, v in num.items()})
+    out.insert(0, "customer_id", pd.Series(pc.take(ids, pa.array(order)), dtype=STRING))
+    out["phone"] = _take(rows.column("phone"), picks["phone"][order])
+    out["phone_status"] = _labels(status[order], PHONE_STATUS_RANK)
+    out["name"] = _take(rows.column("name"), picks["name"][order])
+    out["sources"] = _source_lists(sources[order], rows)
+    for col, src in (("last_product", "product"), ("province", "province"), ("city", "city")):
+        out[col] = _take(rows.column(src), picks["last"][order])
+    out["rfm_segment"] = rfm_segments(out["recency_days"].to_numpy(), out["orders"].to_numpy(),
+                                      out["total_fen"].to_numpy(), split)
+    out["segment"] = apply_rules(out, rules, out["rfm_segment"])
+    return out[list(CUSTOMER_DTYPES)]
 
 
 class _Rows:
@@ -102,6 +126,14 @@ class _Rows:
         self.count = _ints(self.frame, "order_count", 1)
         self.fen = _ints(self.frame, "amount_fen", 0)
         self.source_codes, self.sources = _codes(self.frame["source"])
+        names = [AGGREGATE_OF if s == AGGREGATE_SOURCE else str(s) for s in self.sources]
+        self.platforms = sorted(set(names))
+        self.platform_bit = [self.platforms.index(name) for name in names]
+        missing = PHONE_STATUS_RANK.index("missing")
+        codes, statuses = _codes(self.column("phone_status"))
+        rank = np.array([_rank(s, missing) for s in statuses] + [missing], dtype=np.int64)
+        self.phone_status = rank[codes]  # code -1 (null) → the appended "missing"
+        self.wecom_friend = _truthy(self.column("wecom_friend"))
 
     def column(self, name: str) -> pd.Series:
         if name in self.frame:
@@ -116,7 +148,7 @@ class _Rows:
 
     def purchases(self, as_of_day: int) -> np.ndarray:
         ok = self.paid & (self.time != NO_TIME) & (self.count > 0)
-        ok &= np.floor_divide(self.time, US_PER_DAY) <= as_of_day
+        ok &= self.time < (as_of_day + 1) * US_PER_DAY
         sources = list(self.sources)
         if AGGREGATE_SOURCE in sources and AGGREGATE_OF in sources:
             agg = self.source_codes == sources.index(AGGREGATE_SOURCE)
@@ -132,12 +164,14 @@ class _Rows:
         remap[keep] = np.arange(len(keep))
         return remap[self.codes], keep
 
-    def customer_ids(self, keep: np.ndarray) -> pa.Array:
-        return pc.take(self.ids, pa.array(self.first_row[keep]))
+
+
+def _rank(status: object, missing: int) -> int:
+    return PHONE_STATUS_RANK.index(status) if status in PHONE_STATUS_RANK else missing
 
 
 def _aggregate(rows: _Rows, group: np.ndarray, purchase: np.ndarray, m: int,
-               as_of_day: int) -> pd.DataFrame:
+               as_of_day: int) -> dict[str, np.ndarray]:
     g = group[purchase]
     orders = np.rint(np.bincount(g, weights=rows.count[purchase], minlength=m)).astype(np.int64)
     total_fen = _exact_sum(g, rows.fen[purchase], m)
@@ -146,87 +180,73 @@ def _aggregate(rows: _Rows, group: np.ndarray, purchase: np.ndarray, m: int,
     np.minimum.at(first, g, t)
     last = np.full(m, NO_TIME)
     np.maximum.at(last, g, t)
-    out = pd.DataFrame({
+    return {
         "first_paid_at": first.astype("datetime64[us]"),
         "last_paid_at": last.astype("datetime64[us]"),
+        "last": last,
         "orders": orders,
         "total_amount": total_fen / 100.0,
         "total_fen": total_fen,
         "avg_amount": np.round(total_fen / orders / 100.0, 2),
         "recency_days": as_of_day - np.floor_divide(last, US_PER_DAY),
         "tenure_days": as_of_day - np.floor_divide(first, US_PER_DAY),
-    })
-    _latest_values(out, rows, group, purchase, m)
-    return out
+    }
 
 
 def _exact_sum(g: np.ndarray, fen: np.ndarray, m: int) -> np.ndarray:
     """Per-group sums of int64 fen; float64 bincount is exact while |sums| < 2**53."""
-    if len(fen) and int(np.abs(fen).sum(dtype=np.float64)) < 2**53:
+    bound = max(abs(int(fen.min())), abs(int(fen.max()))) * len(fen) if len(fen) else 0
+    if bound < 2**53:
         return np.rint(np.bincount(g, weights=fen, minlength=m)).astype(np.int64)
     out = np.zeros(m, dtype=np.int64)
     np.add.at(out, g, fen)
     return out
 
 
-def _latest_values(out: pd.DataFrame, rows: _Rows, group: np.ndarray, purchase: np.ndarray,
-                   m: int) -> None:
-    """Product and place from the latest purchase; name, phone from the latest that has one."""
-    amount = rows.fen
-    last = _latest_rows(group, rows.time, purchase, m, lambda r: pd.DataFrame({
-        "amount": -amount[r],
-        **{c: rows.column(c).iloc[r].astype(STRING).to_numpy() for c in ("product", "province",
-                                                                          "city")},
-    }))
-    for col, source in (("last_product", "product"), ("province", "province"), ("city", "city")):
-        out[col] = _take(rows.column(source), last)
+def _pick_rows(rows: _Rows, group: np.ndarray, purchase: np.ndarray, m: int,
+               last: np.ndarray) -> dict[str, np.ndarray]:
+    """Per customer, the row to take each descriptive value from (-1: none).
+
+    last: the latest purchase (product, province, city); name: the latest purchase that has
+    a name; phone: the valid mobile on the latest paid order, else on the latest order.
+    """
+    picks = {"last": _latest_rows(group, rows.time, purchase, m, lambda r: pd.DataFrame({
+        "amount": -rows.fen[r],
+        **{c: _strings_at(rows.column(c), r) for c in ("product", "province", "city")},
+    }), best=last)}
     name = rows.column("name")
     named = purchase & name.notna().to_numpy(dtype=bool)
-    picked = _latest_rows(group, rows.time, named, m,
-                          lambda r: pd.DataFrame({"name": name.iloc[r].astype(STRING).to_numpy()}))
-    out["name"] = _take(name, picked)
+    picks["name"] = _latest_rows(group, rows.time, named, m, lambda r: pd.DataFrame(
+        {"name": _strings_at(name, r)}))
     phone = rows.column("phone")
-    status_codes, statuses = _codes(rows.column("phone_status"))
-    valid = (status_codes == list(statuses).index("valid")) if "valid" in list(statuses) else (
-        np.zeros(rows.n, dtype=bool))
-    usable = valid & phone.notna().to_numpy(dtype=bool) & (group >= 0)
-    # prefer the phone on the latest paid order, then the latest order of any status
+    usable = (rows.phone_status == PHONE_STATUS_RANK.index("valid")) & (group >= 0)
+    usable &= phone.notna().to_numpy(dtype=bool)
     key = np.where(rows.paid, np.int64(1) << 60, 0) + np.maximum(rows.time, -(1 << 59))
-    picked = _latest_rows(group, key, usable, m, lambda r: pd.DataFrame(
-        {"phone": phone.iloc[r].astype(STRING).to_numpy()}))
-    out["phone"] = _take(phone, picked)
-    out["phone_status"] = _phone_status(picked, status_codes, statuses, group, m)
-    out["reachable_by_sms"] = picked >= 0
-
-
-def _phone_status(picked: np.ndarray, codes: np.ndarray, statuses: pd.Index, group: np.ndarray,
-                  m: int) -> pd.Series:
-    rank_of = {s: i for i, s in enumerate(PHONE_STATUS_RANK)}
-    missing = rank_of["missing"]
-    cat_rank = np.array([rank_of.get(str(s), missing) for s in statuses] + [missing])
-    row_rank = cat_rank[np.where(codes < 0, len(statuses), codes)]
-    best = np.full(m, missing)
-    on = group >= 0
-    np.minimum.at(best, group[on], row_rank[on])
-    best = np.where(picked >= 0, rank_of["valid"], np.where(best == 0, missing, best))
-    return pd.Series(np.array(PHONE_STATUS_RANK, dtype=object)[best], dtype=STRING)
+    picks["phone"] = _latest_rows(group, key, usable, m, lambda r: pd.DataFrame(
+        {"phone": _strings_at(phone, r)}))
+    return picks
 
 
 def _latest_rows(group: np.ndarray, key: np.ndarray, mask: np.ndarray, m: int,
-                 tiebreak: Callable[[np.ndarray], pd.DataFrame]) -> np.ndarray:
+                 tiebreak: Callable[[np.ndarray], pd.DataFrame],
+                 best: np.ndarray | None = None) -> np.ndarray:
     """Per group, the row with the largest ``key`` among ``mask`` rows (-1: none).
 
     Rows tied on the key are ordered by ``tiebreak(rows)`` (ascending, nulls last), so the
-    choice depends on the rows' values, never on their order in the file.
+    choice depends on the rows' values, never on their order in the file. ``best`` may pass
+    the per-group maximum when the caller already has it.
     """
     rows = np.flatnonzero(mask)
+    picked = np.full(m, -1, dtype=np.int64)
+    if len(rows) == 0:
+        return picked
     g = group[rows]
     k = key[rows]
-    best = np.full(m, np.iinfo(np.int64).min)
-    np.maximum.at(best, g, k)
+    if best is None:
+        best = np.full(m, np.iinfo(np.int64).min)
+        np.maximum.at(best, g, k)
     top = k == best[g]
     rows, g = rows[top], g[top]
-    picked = np.full(m, -1, dtype=np.int64)
     single = np.bincount(g, minlength=m)[g] == 1
     picked[g[single]] = rows[single]
     if not single.all():
@@ -240,73 +260,87 @@ def _latest_rows(group: np.ndarray, key: np.ndarray, mask: np.ndarray, m: int,
     return picked
 
 
-def _take(series: pd.Series, picked: np.ndarray) -> pd.Series:
-    """Values at ``picked`` row positions as pyarrow strings, null where picked is -1."""
-    if len(picked) == 0:
-        return pd.Series([], dtype=STRING)
-    taken = series.iloc[np.maximum(picked, 0)].reset_index(drop=True).astype(STRING)
-    return taken.where(pd.Series(picked >= 0))
+def _phone_status(rows: _Rows, group: np.ndarray, m: int, phone_row: np.ndarray) -> np.ndarray:
+    """Per customer, an index into PHONE_STATUS_RANK: valid when a mobile was picked, else
+    the best status seen on their orders (virtual > masked > invalid > missing)."""
+    missing = PHONE_STATUS_RANK.index("missing")
+    best = np.full(m, missing, dtype=np.int64)
+    on = (group >= 0) & (rows.phone_status > 0) & (rows.phone_status < missing)
+    np.minimum.at(best, group[on], rows.phone_status[on])
+    best[phone_row >= 0] = 0
+    return best
 
 
-def _flags(out: pd.DataFrame, rows: _Rows, group: np.ndarray, m: int,
-           converted: Iterable[str] | pd.Series | None) -> None:
+def _source_bits(rows: _Rows, group: np.ndarray, m: int) -> np.ndarray:
+    """Per customer, a bit per platform (``rows.platforms``) they were seen on, any status."""
     on = group >= 0
-    out["sources"] = _source_lists(rows, group, m)
-    friend = on & _truthy(rows.column("wecom_friend"))
-    in_domain = np.bincount(group[friend], minlength=m) > 0
-    if converted is not None:
-        ids = converted.astype(STRING) if isinstance(converted, pd.Series) \
-            else pd.Series(list(converted), dtype=STRING)
-        in_domain |= out["customer_id"].isin(ids.dropna()).to_numpy(dtype=bool)
-    out["in_private_domain"] = in_domain
-
-
-def _source_lists(rows: _Rows, group: np.ndarray, m: int) -> pd.Series:
-    """Platforms each customer was seen on (any status), as a sorted list per customer."""
-    names = [AGGREGATE_OF if s == AGGREGATE_SOURCE else str(s) for s in rows.sources]
-    platforms = sorted(set(names))
-    on = group >= 0
-    bits = np.zeros(m, dtype=np.uint64)
-    for code, name in enumerate(names):
+    bits = np.zeros(m, dtype=np.int64)
+    for code, bit in enumerate(rows.platform_bit):
         seen = np.bincount(group[on & (rows.source_codes == code)], minlength=m) > 0
-        bits |= seen.astype(np.uint64) << np.uint64(platforms.index(name))
+        bits |= seen.astype(np.int64) << bit
+    return bits
+
+
+def _source_lists(bits: np.ndarray, rows: _Rows) -> pd.Series:
     combos, inverse = np.unique(bits, return_inverse=True)
     lists = pa.array(
-        [[p for i, p in enumerate(platforms) if int(c) >> i & 1] for c in combos],
+        [[p for i, p in enumerate(rows.platforms) if int(c) >> i & 1] for c in combos],
         type=pa.list_(pa.string()),
     )
     return pd.Series(pd.arrays.ArrowExtensionArray(pc.take(lists, pa.array(inverse.ravel()))))
 
 
-def _score(out: pd.DataFrame, split: str, rules: list[Rule],
-           weights: PriorityWeights | None) -> None:
-    recency = out["recency_days"].to_numpy()
-    orders = out["orders"].to_numpy()
-    total = out["total_fen"].to_numpy()
-    r_worse = worse_counts(recency, higher_is_better=False)
-    f_worse = worse_counts(orders)
-    m_worse = worse_counts(total)
-    out["r_score"] = quintile_scores(r_worse)
-    out["f_score"] = quintile_scores(f_worse)
-    out["m_score"] = quintile_scores(m_worse)
-    out["rfm_segment"] = rfm_segments(recency, orders, total, split)
-    value_worse = worse_counts(total / orders)
-    out["priority"] = priority_scores(
-        percentile(value_worse), percentile(f_worse), percentile(r_worse),
-        out["reachable_by_sms"].to_numpy(), weights,
+def _in_domain(rows: _Rows, group: np.ndarray, m: int, ids: pa.Array,
+               converted: Iterable[str] | pd.Series | None) -> np.ndarray:
+    friend = (group >= 0) & rows.wecom_friend
+    in_domain = np.bincount(group[friend], minlength=m) > 0
+    if converted is not None:
+        values = converted.dropna().astype(str).tolist() if isinstance(converted, pd.Series) \
+            else [str(c) for c in converted]
+        if values:
+            hit = pc.is_in(ids, value_set=pa.array(values, type=pa.string()))
+            in_domain |= hit.to_numpy(zero_copy_only=False)
+    return in_domain
+
+
+def _score(num: dict[str, np.ndarray], split: str, weights: PriorityWeights | None) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    r_worse, r_equal = ranks(num["recency_days"], higher_is_better=False)
+    f_worse, f_equal = ranks(num["orders"])
+    num["r_score"] = quintile_scores(r_worse)
+    num["f_score"] = quintile_scores(f_worse)
+    num["m_score"] = quintile_scores(ranks(num["total_fen"])[0])
+    value = ranks(num["total_fen"] / num["orders"])
+    num["priority"] = priority_scores(
+        percentile(*value), percentile(f_worse, f_equal), percentile(r_worse, r_equal),
+        num["reachable_by_sms"], weights,
     )
-    out["segment"] = apply_rules(out, rules, out["rfm_segment"])
-
-
-def _sort(out: pd.DataFrame) -> pd.DataFrame:
-    table = pa.table({"priority": out["priority"].to_numpy(),
-                      "customer_id": _arrow_strings(out["customer_id"])})
-    order = pc.sort_indices(table, sort_keys=[("priority", "descending"),
-                                              ("customer_id", "ascending")])
-    return out.take(order.to_numpy()).reset_index(drop=True)
 
 
 # -- column helpers ------------------------------------------------------------------------
+
+
+def _take(series: pd.Series, picked: np.ndarray) -> pd.Series:
+    """Values at ``picked`` row positions as pyarrow strings, null where picked is -1."""
+    missing = picked < 0
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy()
+        sel = np.where(missing, -1, codes[np.maximum(picked, 0)] if len(codes) else -1)
+        categories = pa.array([str(c) for c in series.cat.categories], type=pa.string())
+        arr = pc.take(categories, pa.array(sel, mask=sel < 0, type=pa.int64()))
+    else:
+        arr = pc.take(_arrow_strings(series), pa.array(picked, mask=missing, type=pa.int64()))
+    return pd.Series(arr, dtype=STRING)
+
+
+def _strings_at(series: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """A few values as a plain object array (for sorting tied rows)."""
+    return _take(series, rows).to_numpy(dtype=object, na_value=None)
+
+
+def _labels(codes: np.ndarray, labels: tuple[str, ...]) -> pd.Series:
+    return pd.Series(pc.take(pa.array(labels, type=pa.string()), pa.array(codes)), dtype=STRING)
 
 
 def _arrow_strings(series: pd.Series) -> pa.Array:

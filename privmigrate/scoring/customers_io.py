@@ -22,7 +22,7 @@ from privmigrate.errors import InputError
 from privmigrate.masking import mask_phone
 from privmigrate.scoring.customers import CUSTOMER_DTYPES, STRING, empty_customers
 from privmigrate.scoring.rfm import SEGMENT_LABELS
-from privmigrate.tables import AMOUNT_TYPE, TIME_TYPE, amount_fen, write_table_atomic
+from privmigrate.tables import AMOUNT_TYPE, TIME_TYPE, amount_fen
 from privmigrate.workspace import atomic_path
 
 CUSTOMERS_SCHEMA = pa.schema([
@@ -51,6 +51,7 @@ CUSTOMERS_SCHEMA = pa.schema([
     pa.field("city", pa.string()),
 ])
 META_KEY = b"privmigrate"
+_UNIQUE = ("customer_id", "phone", "name", "first_paid_at", "last_paid_at", "priority")
 
 # The order columns scoring needs; low-cardinality ones are read as dictionaries (categoricals).
 SCORING_COLUMNS = ("source", "customer_id", "name", "phone", "phone_status", "ordered_at",
@@ -65,17 +66,28 @@ def read_orders_for_scoring(path: Path) -> pd.DataFrame:
         raise InputError(f"{path} does not exist; run `privmigrate load FILE…` first "
                          "(or give the export files to `privmigrate segment`)")
     try:
-        table = pq.read_table(path, columns=list(SCORING_COLUMNS),
-                              read_dictionary=list(_DICTIONARY_COLUMNS))
+        columns = [c for c in SCORING_COLUMNS if c != "ordered_at" or _paid_at_has_nulls(path)]
+        table = pq.read_table(path, columns=columns, read_dictionary=list(_DICTIONARY_COLUMNS))
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(
             f"{path}: cannot read the order table ({exc}); run `privmigrate load` again"
         ) from exc
     fen = decimal_fen(table.column("amount"))
     table = table.drop_columns(["amount"])
-    frame = table.to_pandas(types_mapper=_strings)
+    frame = table.to_pandas(types_mapper=_order_types)
     frame["amount_fen"] = fen
     return frame
+
+
+def _paid_at_has_nulls(path: Path) -> bool:
+    """Whether any order lacks paid_at (then ordered_at stands in), from the file's statistics."""
+    meta = pq.read_metadata(path)
+    index = meta.schema.names.index("paid_at")
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(index).statistics
+        if stats is None or not stats.has_null_count or stats.null_count:
+            return True
+    return False
 
 
 def decimal_fen(amount: pa.ChunkedArray) -> np.ndarray:
@@ -103,6 +115,11 @@ def _strings(t: pa.DataType) -> Any:
     return None
 
 
+def _order_types(t: pa.DataType) -> Any:
+    # wecom_friend has nulls: a masked boolean, not 10 million Python objects
+    return pd.BooleanDtype() if pa.types.is_boolean(t) else _strings(t)
+
+
 def write_customers(customers: pd.DataFrame, path: Path, *, split: str | None = None) -> None:
     """Write the customer table atomically (0600); as_of/split/segments go in the metadata."""
     table = customers_table(customers)
@@ -112,7 +129,11 @@ def write_customers(customers: pd.DataFrame, path: Path, *, split: str | None = 
         "segments": [str(s) for s in _categories(customers["segment"])],
     }
     table = table.replace_schema_metadata({META_KEY: json.dumps(meta, ensure_ascii=False)})
-    write_table_atomic(table, path)
+    with atomic_path(path) as tmp:
+        # NOTE: no dictionary for the unique-per-row columns: building one for millions of
+        # distinct ids and phones costs more than it saves
+        pq.write_table(table, tmp, compression="zstd", row_group_size=1_000_000,
+                       use_dictionary=[c for c in table.column_names if c not in _UNIQUE])
 
 
 def customers_table(customers: pd.DataFrame) -> pa.Table:
@@ -123,7 +144,9 @@ def customers_table(customers: pd.DataFrame) -> pa.Table:
         if fld.name == "total_amount":
             arrays.append(_fen_to_decimal(customers["total_fen"].to_numpy(dtype=np.int64)))
         elif isinstance(col.dtype, pd.CategoricalDtype):
-            arrays.append(pa.array(col.astype(STRING), type=fld.type, from_pandas=True))
+            codes = col.cat.codes.to_numpy()
+            labels = pa.array([str(c) for c in col.cat.categories], type=pa.string())
+            arrays.append(pc.take(labels, pa.array(codes, mask=codes < 0)))
         elif pa.types.is_timestamp(fld.type):
             arrays.append(pa.array(col.to_numpy("datetime64[us]"), type=fld.type))
         else:

@@ -7,8 +7,9 @@ F = repurchase:  percentile of orders (one-order customers are 0: nobody orders 
 R = recency:     percentile of recency (most recent = 1)
 S = reachable:   1 when the customer has a valid mobile for SMS, else 0
 
-Percentiles count the customers that are strictly worse, so ties share a value and the result
-does not depend on row order. Weights live in ``[segment.priority]`` (docs/segment.md).
+Each percentile is the share of the customers *with a different value* that are worse: 0 for
+the worst value, 1 for the best, so ties share a value (one-order customers all get F = 0) and
+the result does not depend on row order. Weights live in ``[segment.priority]`` (docs/segment.md).
 """
 
 from __future__ import annotations

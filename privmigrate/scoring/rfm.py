@@ -35,14 +35,32 @@ SEGMENT_LABELS: tuple[str, ...] = tuple(SEGMENTS.values())
 
 def worse_counts(values: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
     """For each value, how many values are strictly worse (ties count as neither)."""
+    return ranks(values, higher_is_better)[0]
+
+
+def ranks(values: np.ndarray, higher_is_better: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(strictly worse, equal including itself) counts for each value."""
     if len(values) == 0:
-        return np.empty(0, dtype=np.int64)
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    inverse, counts = _distinct(values)
     below = np.concatenate([[0], np.cumsum(counts)[:-1]])  # strictly smaller
-    if higher_is_better:
-        return below[inverse].astype(np.int64)
-    above = len(values) - below - counts  # strictly larger
-    return above[inverse].astype(np.int64)
+    worse = below if higher_is_better else len(values) - below - counts
+    return worse[inverse].astype(np.int64), counts[inverse].astype(np.int64)
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position of each value among the sorted distinct values' slots, count per slot).
+
+    Small integer ranges (orders, days) are counted directly instead of sorted; empty slots
+    have count 0, which leaves the strictly-smaller sums unchanged.
+    """
+    if np.issubdtype(values.dtype, np.integer):
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo <= 4 * len(values) + 1024:
+            slot = (values - lo).astype(np.int64)
+            return slot, np.bincount(slot, minlength=hi - lo + 1)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    return inverse, counts
 
 
 def quintile_scores(worse: np.ndarray) -> np.ndarray:
@@ -53,10 +71,11 @@ def quintile_scores(worse: np.ndarray) -> np.ndarray:
     return (1 + (5 * worse) // n).astype(np.int8)
 
 
-def percentile(worse: np.ndarray) -> np.ndarray:
-    """Share of the other customers that are strictly worse, 0..1 (0 for a lone customer)."""
-    n = len(worse)
-    return worse / (n - 1) if n > 1 else np.zeros(n)
+def percentile(worse: np.ndarray, equal: np.ndarray) -> np.ndarray:
+    """Share of the customers with a different value that are worse: 0 for the worst value,
+    1 for the best, 0 when everybody is equal."""
+    others = len(worse) - equal
+    return np.where(others > 0, worse / np.maximum(others, 1), 0.0)
 
 
 def split_point(values: np.ndarray, split: str) -> float:

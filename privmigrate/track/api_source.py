@@ -26,6 +26,7 @@ class ApiRead:
     links: int
     link_customers: int
     link_customers_without_time: int
+    relationships_without_time: int  # follow_info without createtime (never seen; counted)
 
 
 def contacts_from_api(
@@ -54,7 +55,8 @@ def contacts_from_api(
     link_frame = pd.DataFrame(via_link, columns=["link_id", "external_userid", "userid",
                                                  "chat_status", "state"])
     contacts, orphans = _combine(rel, link_frame)
-    return ApiRead(contacts, len(members), len(links), len(link_frame), orphans)
+    no_time = int(pd.to_numeric(rel["createtime"], errors="coerce").isna().sum())
+    return ApiRead(contacts, len(members), len(links), len(link_frame), orphans, no_time)
 
 
 def _combine(rel: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFrame, int]:

@@ -98,42 +98,61 @@ def lift_table(
     one group). ``delivered_only`` drops failed sends from the invited arm (default: intention
     to treat, which keeps the arms comparable).
     """
-    if by not in DIMENSIONS:
-        raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}, got {by!r}")
+    return lift_report(invitations, holdouts, conversions, (by,), customers=customers,
+                       window_days=window_days, as_of=as_of,
+                       count_unidentified=count_unidentified, delivered_only=delivered_only,
+                       confidence=confidence)
+
+
+def lift_report(
+    invitations: pd.DataFrame,
+    holdouts: pd.DataFrame,
+    conversions: pd.DataFrame,
+    dimensions: tuple[str, ...] = ("overall", "segment", "template", "variant", "staff"),
+    *,
+    customers: pd.DataFrame | None = None,
+    window_days: float = 7.0,
+    as_of: pd.Timestamp | None = None,
+    count_unidentified: bool = True,
+    delivered_only: bool = False,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """``lift_table`` for several dimensions stacked (the report's lift sheet)."""
+    for by in dimensions:
+        if by not in DIMENSIONS:
+            raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}, got {by!r}")
     window = pd.Timedelta(days=window_days)
     assigned = _invited_units(invitations, customers, delivered_only)
-    held = _holdout_units(holdouts, invitations)
     first_add = _first_add_by_customer(conversions)
     invited = _outcome(assigned, first_add, window, as_of)
-    held = _outcome(held, first_add, window, as_of)
+    held = _outcome(_holdout_units(holdouts, invitations), first_add, window, as_of)
+    frames = []
+    for by in dimensions:
+        table = _groups(invited, held, by)
+        if count_unidentified and len(table):
+            table = _add_unidentified(table, assigned, conversions, DIMENSIONS[by])
+        frames.append(_with_rates(table, confidence))
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _with_rates(pd.DataFrame(columns=LIFT_COLUMNS), confidence)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _groups(invited: pd.DataFrame, held: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Counts per group; each group's control = holdout rows of the group's strata."""
     col = DIMENSIONS[by]
-    invited["group"] = "all" if col is None else _labels(invited[col])
+    groups = pd.Series("all", index=invited.index) if col is None else _labels(invited[col])
     rows = []
-    for group, units in invited.groupby("group", sort=True):
+    for group, units in invited.groupby(groups, sort=True):
         strata = units[STRATUM].drop_duplicates()
         control = held.merge(strata, on=STRATUM, how="inner")
         rows.append({"dimension": by, "group": group, "invited_n": len(units),
                      "invited_converted": int(units["converted"].sum()),
                      "holdout_n": len(control),
                      "holdout_converted": int(control["converted"].sum()),
+                     "unidentified": 0,
                      "holdout_basis": "same night·campaign·segment strata"})
-    table = pd.DataFrame(rows, columns=LIFT_COLUMNS)
-    table["unidentified"] = 0
-    if count_unidentified and len(table):
-        table = _add_unidentified(table, assigned, conversions, col)
-    return _with_rates(table, confidence)
-
-
-def lift_report(invitations: pd.DataFrame, holdouts: pd.DataFrame, conversions: pd.DataFrame,
-                dimensions: tuple[str, ...] = ("overall", "segment", "template", "variant",
-                                               "staff"),
-                **kwargs: object) -> pd.DataFrame:
-    """``lift_table`` for several dimensions stacked (the report's lift sheet)."""
-    frames = [lift_table(invitations, holdouts, conversions, by, **kwargs)  # type: ignore[arg-type]
-              for by in dimensions]
-    frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else _with_rates(
-        pd.DataFrame(columns=LIFT_COLUMNS), 0.95)
+    return pd.DataFrame(rows, columns=LIFT_COLUMNS)
 
 
 def _labels(values: pd.Series) -> pd.Series:
@@ -147,6 +166,7 @@ def _invited_units(invitations: pd.DataFrame, customers: pd.DataFrame | None,
         inv = inv[~inv["status"].isin(["failed"])]
     inv = inv.assign(t0=invitation_times(inv), customer_id=inv["customer_id"].astype("string"))
     if customers is not None and inv["segment"].isna().any():
+        # same key dtype on both sides: mixed string dtypes make the join several times slower
         seg = customers[["customer_id", "segment"]].astype({"customer_id": "string"})
         inv = inv.merge(seg.rename(columns={"segment": "_seg"}), on="customer_id", how="left")
         inv["segment"] = inv["segment"].fillna(inv["_seg"])

@@ -45,7 +45,7 @@ def run_track(
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], Any] | None = None,
 ) -> dict[str, Any]:
-    """Track one night. Without files and ``from_api``, reads ``inbox/<inbox_subdir>/``.
+    """Track one night: ``files``, else the API when ``from_api``, else ``inbox/<inbox_subdir>/``.
 
     ``dry_run`` attributes and measures but writes nothing (the token cache excepted).
 
@@ -113,6 +113,7 @@ def _from_api(conn: Any, settings: TrackSettings, progress: Progress, summary: d
         summary["api"] = {"staff": read.staff, "links": read.links,
                           "link_customers": read.link_customers,
                           "link_customers_without_time": read.link_customers_without_time,
+                          "relationships_without_time": read.relationships_without_time,
                           "calls": client.calls, "token_refreshes": client.token_refreshes}
     return read.contacts
 

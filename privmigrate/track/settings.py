@@ -13,8 +13,8 @@ from privmigrate.track.sources import DEFAULT_ALIASES
 CORP_ID_ENV = "PRIVMIGRATE_WECOM_CORP_ID"
 SECRET_ENV = "PRIVMIGRATE_WECOM_SECRET"
 
-_TRACK_KEYS = ("window_days", "exclude_statuses", "inbox_subdir", "lift_dimensions", "wecom",
-               "columns")
+_TRACK_KEYS = ("window_days", "exclude_statuses", "inbox_subdir", "lift_dimensions",
+               "wecom", "columns")
 _WECOM_KEYS = ("base_url", "staff", "link_ids", "acquisition_links", "timeout_seconds",
                "attempts", "calls_per_minute", "rate_limit_pause_seconds")
 LIFT_DIMENSIONS = ("overall", "segment", "template", "variant", "staff")
@@ -30,6 +30,11 @@ class TrackSettings:
     link_ids: tuple[str, ...] = ()  # empty: every valid 获客链接
     acquisition_links: bool = True
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, raw: dict[str, Any]) -> TrackSettings:
+        """Parse ``[track]`` of a whole config (what ``validate_config`` calls)."""
+        return track_settings(raw)
 
 
 def _strings(section: Section, key: str, default: tuple[str, ...]) -> tuple[str, ...]:

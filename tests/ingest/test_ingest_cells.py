@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from privmigrate.ingest.cells import clean_text, parse_flag, parse_money_fen, parse_time
 
@@ -73,3 +75,17 @@ def test_clean_text_strips_export_wrappers() -> None:
     out = clean_text(_s('="2024000000000000001"', "'13800000001", "\t240101-123\t", " 无 ", "--"))
     assert out.tolist()[:3] == ["2024000000000000001", "13800000001", "240101-123"]
     assert out.iloc[3] is pd.NA and out.iloc[4] is pd.NA
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=25), st.none(),
+                          st.from_regex(r"[¥￥]?-?\d{1,7}(,\d{3})*(\.\d{1,2})?元?")),
+                min_size=1, max_size=8))
+def test_any_cells_give_values_or_a_bad_mark_never_a_crash(cells: list[str | None]) -> None:
+    series = pd.Series(cells, dtype="string")
+    fen, bad_money = parse_money_fen(series)
+    times, bad_time = parse_time(series)
+    assert len(fen) == len(times) == len(cells)
+    assert fen[bad_money.to_numpy()].isna().all()
+    assert times[bad_time.to_numpy()].isna().all()
+    assert not bad_money[series.isna().to_numpy()].any()

@@ -13,7 +13,8 @@ from privmigrate.examples import Sheet, write_xlsx
 from privmigrate.ingest.formats import header_score
 from privmigrate.ingest.readers import read_export, sniff_encoding
 
-ROWS = "订单编号,买家会员名,联系手机,买家实际支付金额\n1001,测试用户001,13800000001,12.50\n1002,测试用户002,13800000002,99.00\n"
+ROWS = ("订单编号,买家会员名,联系手机,买家实际支付金额\n"
+        "1001,测试用户001,13800000001,12.50\n1002,测试用户002,13800000002,99.00\n")
 
 
 @pytest.mark.parametrize(
@@ -83,7 +84,8 @@ def test_a_title_line_above_the_header_is_skipped(tmp_path: Path) -> None:
 
 
 def _sheet(ids: list[str], phones: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({"订单号": ids, "收件人手机": phones, "订单实际支付金额": ["1.00"] * len(ids)})
+    return pd.DataFrame({"订单号": ids, "收件人手机": phones,
+                         "订单实际支付金额": ["1.00"] * len(ids)})
 
 
 def test_all_order_sheets_are_read_and_after_sale_sheets_skipped(tmp_path: Path) -> None:

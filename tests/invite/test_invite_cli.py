@@ -54,6 +54,7 @@ def test_send_outside_the_window_exits_1_and_says_when_it_opens(ws):
     result = _invite(ws, "--send", env={"PRIVMIGRATE_NOW": "2026-11-25T07:59"})
     assert result.exit_code == 1
     assert "opens at 2026-11-25 09:00" in result.output
+    assert "--date 2026-11-25" in result.output
     assert not (ws / "batches").exists()
 
 
@@ -168,3 +169,23 @@ def test_suppressed_number_is_never_invited(ws):
     called = {row[0] for sheet in calls.worksheets
               for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert len(sms) > 0 and not set(keep) & (set(sms["phone"]) | called)
+
+
+def test_send_without_sms_needs_no_provider_credentials(tmp_path):
+    raw = w.config(channels=["call"])
+    raw["invite"]["templates"] = [t for t in raw["invite"]["templates"] if t["channel"] == "call"]
+    raw["invite"]["sms"] = {"provider": "aliyun"}
+    ws = w.workspace(tmp_path / "calls", raw, w.customers(100))
+    result = _invite(ws, "--send", "--json", env={"PRIVMIGRATE_NOW": "2026-11-25T10:00"})
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["by_channel"] == {"sms": 0, "call": out["invited"]} and out["invited"] > 0
+    assert out["send"]["attempted"] == 0
+
+
+def test_send_with_sms_but_no_credentials_says_which_variable(ws, monkeypatch):
+    for name in ("PRIVMIGRATE_ALIYUN_ACCESS_KEY_ID", "PRIVMIGRATE_ALIYUN_ACCESS_KEY_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    result = _invite(ws, "--send", env={"PRIVMIGRATE_NOW": "2026-11-25T10:00"})
+    assert result.exit_code == 1
+    assert "PRIVMIGRATE_ALIYUN_ACCESS_KEY_ID" in result.output

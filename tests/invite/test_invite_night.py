@@ -259,3 +259,48 @@ def test_window_closing_mid_send_stops_and_keeps_rows_planned(ws):
     assert len(fake.calls) == 1
     assert out["send"]["stopped"] and out["send"]["left_planned"] > 0
     assert out["status"]["sms"]["planned"] == out["send"]["left_planned"]
+
+
+def test_spreadsheet_cells_never_become_formulas(tmp_path):
+    frame = w.customers(200)
+    frame["name"] = "=HYPERLINK(\"http://x\")"
+    frame["last_product"] = "=1+1"
+    ws = Workspace.at(w.workspace(tmp_path / "f", frame=frame))
+    run_invite(ws, NIGHT, now=PLAN_AT)
+    from openpyxl import load_workbook
+
+    calls = load_workbook(ws.batches_dir / "2026-11-25" / "calls.xlsx")
+    cells = [c for sheet in calls.worksheets for row in sheet.iter_rows(min_row=2)
+             for c in row if isinstance(c.value, str) and c.value.startswith("=")]
+    assert cells and all(c.data_type == "s" for c in cells)
+    sms = _sms_csv(ws)
+    assert not sms["message"].str.contains("HYPERLINK").any()  # not a usable name
+
+
+def test_number_suppressed_after_planning_is_not_sent(ws):
+    from privmigrate.invite import ledger_store
+    from privmigrate.ledger import open_ledger
+
+    run_invite(ws, NIGHT, now=PLAN_AT)
+    late = _sms_csv(ws)["phone"].iloc[2]
+    with open_ledger(ws.state_db) as conn:  # e.g. a reply report imported in the morning
+        ledger_store.add_suppressions(conn, [late], "sms", "replied_unsubscribe", "r.csv",
+                                      SEND_AT)
+    fake = FakeProvider()
+    out = run_invite(ws, NIGHT, now=SEND_AT, send=True, provider=fake, clock=lambda: SEND_AT)
+    assert late not in fake.delivered
+    assert out["send"]["skipped_suppressed"] == 1
+    assert out["status"]["sms"] == {"accepted": len(_sms_csv(ws)) - 1, "failed": 1}
+
+
+def test_a_night_with_nobody_to_invite_still_writes_empty_batches(tmp_path):
+    frame = w.customers(50)
+    frame["in_private_domain"] = True
+    ws = Workspace.at(w.workspace(tmp_path / "none", frame=frame))
+    out = run_invite(ws, NIGHT, now=PLAN_AT)
+    assert out["invited"] == 0 and out["holdout"] == 0
+    assert out["skipped"]["in_private_domain"] == int((frame["phone_status"] == "valid").sum())
+    assert len(_sms_csv(ws)) == 0
+    again = run_invite(ws, NIGHT, now=SEND_AT, send=True, provider=FakeProvider(),
+                       clock=lambda: SEND_AT)
+    assert again["reused"] and again["send"]["attempted"] == 0

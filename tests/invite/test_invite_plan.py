@@ -152,3 +152,32 @@ def test_invitation_ids_are_deterministic(holdout):
     b = _plan(raw).invitations
     pd.testing.assert_frame_equal(a, b)
     assert a["invitation_id"].str.match(r"^20261125-(sms|call)-C[0-9a-f]{16}$").all()
+
+
+def test_selection_reaches_deep_into_the_ranking_when_caps_need_it():
+    frame = w.customers(4000)
+    frame["segment"] = "重要价值客户"
+    frame["priority"] = frame.index.to_numpy()[::-1] / 4000  # row 0 best
+    rare = frame.index[-40:]  # the 40 worst-ranked are the only ones the call template wants
+    frame.loc[rare, "segment"] = "重要发展客户"
+    raw = w.config(daily_limit=200, budgets={"call": 12, "sms": 50})
+    raw["invite"]["templates"][2]["segments"] = ["重要发展客户"]
+    raw["invite"]["staff"] = [{"id": "a", "name": "甲", "daily_capacity": 500}]
+    plan = _plan(raw, frame=frame)
+    inv = plan.invitations
+    assert (inv["channel"] == "call").sum() == 12
+    assert set(inv.loc[inv["channel"] == "call", "customer_id"]) <= set(
+        frame.loc[rare, "customer_id"])
+    assert (inv["channel"] == "sms").sum() == 50
+    s = plan.summary
+    assert s["customers"] == s["invited"] + s["holdout"] + sum(s["skipped"].values())
+    # everyone between the best SMS and the last call who was held out is recorded
+    assert len(plan.holdouts) > 100
+
+
+def test_missing_priority_ranks_last():
+    frame = w.customers(300)
+    frame.loc[frame.index[:150], "priority"] = float("nan")
+    raw = w.config(holdout_percent=0)
+    inv = _plan(raw, frame=frame).invitations
+    assert inv["priority"].notna().all()

@@ -6,6 +6,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from privmigrate.errors import ConfigError
 from privmigrate.invite import render
@@ -73,3 +75,22 @@ def test_compliance_gate_refuses_a_broken_message():
     full = render.signature(s.sign_name) + render.render(t.text, values, pd.RangeIndex(1))
     with pytest.raises(ConfigError, match="【】"):
         render.check_messages(full, t, values, s.sign_name)
+
+_texts = st.lists(st.one_of(st.none(), st.text(max_size=60),
+                            st.sampled_from(["【包邮】面霜 http://a.cn/x", "=1+1", "张**",
+                                             "欧阳", "www.x.com 洁面乳 120g"])),
+                  min_size=1, max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_texts)
+def test_any_name_or_product_gives_a_compliant_value(values):
+    series = pd.Series(values, dtype="object")
+    names = render.display_names(series, 8).fillna("尊敬的顾客")
+    products = render.clean_products(series, 12, "心仪好物")
+    for out, cap in ((names, 10), (products, 12)):
+        assert out.notna().all()
+        assert out.str.len().between(2, cap).all()
+        assert not out.str.contains(r"[【】{}=*]|https?://|www\.", regex=True).any()
+    honor = render.honorifics(series, "客户", "尊敬的顾客")
+    assert honor.notna().all() and not honor.str.contains(r"[*=]", regex=True).any()

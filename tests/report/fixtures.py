@@ -1,8 +1,7 @@
 """A small synthetic workspace for the report (no real people or numbers).
 
 Customers and orders follow the canonical tables; the ledger is created by the real
-migrations, and tables other engineers have not migrated yet are created here with the
-columns their briefs name (CREATE TABLE IF NOT EXISTS, so the real ones win once they land).
+migrations (privmigrate.ledger.MIGRATIONS) and filled with plain INSERTs.
 """
 
 from __future__ import annotations
@@ -25,19 +24,6 @@ SEGMENTS = ["重要价值客户", "重要发展客户", "重要保持客户", "�
 # Text a buyer could type as a name or product that a spreadsheet might take for a formula.
 EVIL = ["=HYPERLINK(\"http://example.invalid\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB"]
 
-FIXTURE_SQL = """
-CREATE TABLE IF NOT EXISTS invitations (
-    invitation_id TEXT PRIMARY KEY, night TEXT, batch_id TEXT, campaign TEXT, customer_id TEXT,
-    channel TEXT, template_id TEXT, variant TEXT, offer TEXT, staff TEXT, state TEXT,
-    planned_at TEXT, status TEXT, sent_at TEXT
-);
-CREATE TABLE IF NOT EXISTS holdouts (
-    night TEXT, campaign TEXT, customer_id TEXT, segment TEXT
-);
-CREATE TABLE IF NOT EXISTS audience_syncs (
-    platform TEXT, audience TEXT, synced_at TEXT, size INTEGER, matched INTEGER
-);
-"""
 
 
 def phone(n: int) -> str:
@@ -45,11 +31,15 @@ def phone(n: int) -> str:
 
 
 def customers_table(n: int) -> pa.Table:
+    if n == 0:  # typed like a real, empty customers.parquet
+        return customers_table(1).slice(0, 0)
     ids = [f"C{i:016x}" for i in range(n)]
     last = [AS_OF - timedelta(days=3 * i % 700) for i in range(n)]
     orders = [1 + i % 7 for i in range(n)]
     totals = [Decimal(f"{(i % 50) * 37 + 99}.{i % 100:02d}") for i in range(n)]
     names = [EVIL[(i // 10) % len(EVIL)] if i % 10 == 3 else f"测试用户{i:03d}" for i in range(n)]
+    if n > 1:
+        names[1] = f"测试用户001 {phone(1)}"  # buyers type their mobile into the name field
     return pa.table({
         "customer_id": ids,
         "phone": [None if i % 9 == 8 else phone(i) for i in range(n)],
@@ -78,6 +68,8 @@ def customers_table(n: int) -> pa.Table:
 
 
 def orders_table(n: int) -> pa.Table:
+    if n == 0:
+        return ORDERS_SCHEMA.empty_table()
     statuses = ["valid", "valid", "masked", "virtual", "missing"]
     rows = {name: [] for name in ORDERS_SCHEMA.names}
     for i in range(n):
@@ -97,9 +89,6 @@ def orders_table(n: int) -> pa.Table:
 
 def fill_ledger(path: Path, customers: int) -> None:
     with open_ledger(path) as conn, transaction(conn):
-        for statement in FIXTURE_SQL.split(";"):
-            if statement.strip():
-                conn.execute(statement)
         conn.executemany(
             "INSERT INTO loaded_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [("a" * 64, "/inbox/淘宝订单.csv", "taobao", 120, 117, 3, 0, "2026-11-19 08:00:00"),
@@ -120,9 +109,14 @@ def fill_ledger(path: Path, customers: int) -> None:
             [("2026-11-19", "winback", f"C{i:016x}", SEGMENTS[i % 8])
              for i in range(customers) if i % 3 == 1])
         _conversions(conn, rows)
-        conn.executemany("INSERT INTO audience_syncs VALUES (?, ?, ?, ?, ?)",
-                         [("tencent_ads", "重要价值客户-召回", "2026-11-19 03:00:00", 1200, 780),
-                          ("oceanengine", "=cmd|' /C calc'!A0", "2026-11-18 03:00:00", 900, 0)])
+        conn.executemany(
+            "INSERT INTO audiences (audience_key, platform, name, id_type, definition, "
+            "held_count, last_sync_at, processing, uploaded_count, matched_count, updated_at) "
+            "VALUES (?, ?, ?, 'md5', '{}', ?, ?, ?, ?, ?, ?)",
+            [("tencent_ads:召回", "tencent_ads", "重要价值客户-召回", 1200,
+              "2026-11-19 03:00:00", "done", 1000, 780, "2026-11-19 03:00:00"),
+             ("oceanengine:x", "oceanengine", "=cmd|' /C calc'!A0", 900, "2026-11-18 03:00:00",
+              "processing", None, None, "2026-11-18 03:00:00")])
 
 
 INV_COLUMNS = ("invitation_id, night, batch_id, campaign, customer_id, channel, template_id, "
@@ -153,9 +147,9 @@ def build_workspace(root: Path, customers: int = 60, orders: int = 120,
     pq.write_table(orders_table(orders), ws.orders_path)
     ws.rejects_path.write_text(
         "file,row,column,reason\n"
-        "淘宝订单.csv,17,实付金额,not an amount\n"
-        "淘宝订单.csv,18,实付金额,not an amount\n"
-        "淘宝订单.csv,40,订单编号,missing order id\n", encoding="utf-8")
+        "淘宝订单.csv,17,实付金额,\"'12,3x' is not an amount\"\n"
+        "淘宝订单.csv,18,实付金额,\"'13800000017' is not an amount\"\n"
+        "淘宝订单.csv,40,订单编号,missing order id 13800000018\n", encoding="utf-8")
     if ledger:
         fill_ledger(ws.state_db, customers)
     return ws

@@ -32,7 +32,7 @@ def test_column_letters():
 
 
 def test_text_is_escaped_cleaned_and_formulas_quoted():
-    table = pa.table({"t": ["a<b>&c", "x\x01y", "=1+1", " pad ", None, "-3", "普通"]})
+    table = pa.table({"t": ["a<b>&c", "x\x01y", "\x00=1+1", " pad ", None, "-3", "普通"]})
     root = _rows(table, ["text"])
     cells = root.findall("m:row/m:c", NS)
     texts = [c.find("m:is/m:t", NS).text for c in cells]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 import stat
+import sys
 import zipfile
 from datetime import date
 from pathlib import Path
 
 import openpyxl
+import pyarrow.parquet as pq
 import pytest
 from lxml import etree
 
-from privmigrate.report import write_report
+from privmigrate.report import detail, write_report
 from privmigrate.report.excel import display_width
 from privmigrate.workspace import Workspace
 from tests.report.fixtures import EVIL, build_workspace
@@ -69,6 +72,8 @@ def test_phones_are_masked_everywhere(book):
     assert column[0] == "手机号"
     assert column[1] == "138****0000"
     assert all(v is None or re.fullmatch(r"138\*{4}\d{4}", v) for v in column[1:])
+    names = [c.value for c in next(detail.iter_cols(min_col=2, max_col=2))]
+    assert "测试用户001 138****0001" in names
 
 
 def test_formula_like_text_stays_text(book, ws):
@@ -183,3 +188,67 @@ def test_workspace_without_ledger(tmp_path):
     assert "暂无邀约" in book["邀约"]["A1"].value
     figures = {r[0].value: r[1].value for r in book["概览"].iter_rows() if r[0].value}
     assert figures["累计已邀约"] == 0
+
+
+def _figures(book) -> dict:
+    return {r[0].value: r[1].value for r in book["概览"].iter_rows() if r[0].value}
+
+
+def test_lift_from_the_track_module_once_windows_close(ws):
+    summary = write_report(ws, as_of=date(2026, 12, 31))
+    assert summary["lift_method"] == "track" and summary["lift"] == pytest.approx(0.3)
+    book = openpyxl.load_workbook(summary["path"])
+    assert _figures(book)["提升(邀约−对照)"] == pytest.approx(0.3)
+    rows = [r for r in book["邀约"].iter_rows(values_only=True) if r[0] == "总体"]
+    assert rows and rows[0][2] == 20 and rows[0][5] == 10  # invited and holdout assignments
+
+
+def test_simple_lift_when_track_is_absent(ws, monkeypatch):
+    monkeypatch.setitem(sys.modules, "privmigrate.track.lift", None)  # import fails
+    summary = write_report(ws, as_of=date(2026, 12, 31))
+    assert summary["lift_method"] == "simple"
+    # 6 of 20 invited customers added us; none of the 20 held-out ones did
+    assert summary["lift"] == pytest.approx(6 / 20)
+    note = next(r[2].value for r in openpyxl.load_workbook(summary["path"])["概览"].iter_rows()
+                if r[0].value == "提升(邀约−对照)")
+    assert "简单差值" in note
+
+
+def test_zip64_detail_entry_still_opens(ws, monkeypatch):
+    monkeypatch.setattr(detail, "ZIP64_THRESHOLD", 0)
+    book = openpyxl.load_workbook(write_report(ws, as_of=AS_OF)["path"])
+    assert book["明细"].max_row == 61
+
+
+def test_no_customers_rows_gives_a_header_only_detail(tmp_path):
+    ws = build_workspace(tmp_path / "ws", customers=0, orders=0, ledger=False)
+    book = openpyxl.load_workbook(write_report(ws, as_of=AS_OF)["path"])
+    assert book["明细"]["A1"].value == "客户ID" and book["明细"].max_row == 1
+    assert "暂无客户数据" in book["分层"]["A1"].value
+
+
+def test_audiences_from_the_ledger(book):
+    rows = list(book["人群包"].iter_rows(values_only=True))
+    assert rows[0] == ("平台", "人群包", "最近同步", "人数", "匹配数", "匹配率", "平台处理状态")
+    tencent = next(r for r in rows if r[0] == "tencent_ads")
+    assert tencent[3] == 1200 and tencent[4] == 780
+    assert tencent[5] == pytest.approx(0.78)  # matched ÷ what the platform counted uploaded
+    assert book["人群包"]["F2"].value is None  # no figures yet: blank, not 0%
+
+
+def test_as_of_defaults_to_the_scoring_date(tmp_path):
+    ws = build_workspace(tmp_path / "ws", customers=5, ledger=False)
+    table = pq.read_table(ws.customers_path)
+    meta = {b"privmigrate": json.dumps({"as_of": "2026-11-18"}).encode()}
+    pq.write_table(table.replace_schema_metadata(meta), ws.customers_path)
+    summary = write_report(ws)
+    assert summary["as_of"] == "2026-11-18"
+    assert summary["path"].endswith("privmigrate-2026-11-18.xlsx")
+
+
+def test_rejects_counted_by_reason_without_cell_contents(book):
+    rows = list(book["数据质量"].iter_rows(values_only=True))
+    start = next(i for i, r in enumerate(rows) if r[0] == "原因") + 1
+    end = next(i for i in range(start, len(rows)) if rows[i][0] is None)
+    reasons = {r[0]: r[2] for r in rows[start:end]}
+    assert reasons == {"'…' is not an amount": 2, "missing order id …": 1}

@@ -233,3 +233,4 @@ def test_unknown_config_key_is_rejected(ws, tmp_path):
     ws.config_path.write_text("[track.wecom]\nbase_ulr = 'http://127.0.0.1:1'\n")
     result = runner.invoke(app, ["track", _csv(tmp_path), "-w", str(ws.root)])
     assert result.exit_code == 1 and "track.wecom.base_ulr" in result.output
+

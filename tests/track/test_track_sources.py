@@ -7,9 +7,16 @@ from datetime import datetime
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from privmigrate.errors import InputError
-from privmigrate.track.sources import read_contact_file, read_contact_files, remark_phones
+from privmigrate.track.sources import (
+    parse_add_times,
+    read_contact_file,
+    read_contact_files,
+    remark_phones,
+)
 
 
 def test_simple_csv(tmp_path):
@@ -110,3 +117,22 @@ def test_remark_phones_never_keeps_invalid_numbers():
     assert out.iloc[0] == "13800000001"
     assert pd.isna(out.iloc[1]) and pd.isna(out.iloc[2])
     assert out.iloc[3] == "13800000002"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=40),
+                          st.from_regex(r"(\+86 ?)?1[3-9]\d{9}([;, ]1[3-9]\d{9})?",
+                                        fullmatch=True)), max_size=8))
+def test_remark_phones_never_crash_and_only_keep_mobiles(values):
+    out = remark_phones(pd.Series(values, dtype="object"))
+    assert len(out) == len(values)
+    for cell in out.dropna():
+        assert all(len(p) == 11 and p.startswith("1") and p.isdigit() for p in cell.split(";"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=30), st.datetimes(),
+                          st.integers(min_value=0, max_value=4_000_000_000)), max_size=8))
+def test_add_time_parser_gives_a_time_or_nat(values):
+    out = parse_add_times(pd.Series(values, dtype="object"))
+    assert len(out) == len(values) and str(out.dtype) == "datetime64[us]"

@@ -1,6 +1,6 @@
 """Plan one night for N synthetic customers and print how long each part takes.
 
-    /tmp/venv/bin/python benchmarks/invite_plan.py [N]   (default 2,000,000)
+    /tmp/venv/bin/python benchmarks/bench_invite.py [N]   (default 2,000,000)
 """
 
 from __future__ import annotations

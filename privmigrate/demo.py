@@ -1,0 +1,134 @@
+"""The demo: a synthetic brand workspace run through a whole night, end to end.
+
+Everything here is synthetic (generated people, reserved-looking numbers). The demo uses the
+same library calls as the nightly job; only the WeCom adds are simulated, since no real
+WeCom account answers here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from privmigrate.ledger import open_ledger
+from privmigrate.progress import NULL_PROGRESS, Progress
+from privmigrate.workspace import Workspace, atomic_path, private_dir, write_text_atomic
+
+DEMO_OVERRIDES = """
+# --- demo overrides -------------------------------------------------------------------
+# (the demo pushes no audiences: no ad platform is reachable from here; it builds the
+#  packages of all four platforms instead)
+"""
+
+
+def demo_config_text() -> str:
+    """The sample configuration, as `init` writes it, with the demo's night settings."""
+    from privmigrate.sample_config import sample_config_text
+
+    text = sample_config_text()
+    return text.replace("audiences = true", "audiences = false") + DEMO_OVERRIDES
+
+
+def prepare_workspace(ws: Workspace, *, seed: int = 7, buyers: int = 3000) -> list[Path]:
+    """Config plus one synthetic export per platform in the inbox."""
+    from privmigrate.examples import write_example_exports
+    from privmigrate.sample_config import validate_config
+
+    private_dir(ws.root)
+    text = demo_config_text()
+    validate_config(text)
+    write_text_atomic(ws.config_path, text)
+    return write_example_exports(private_dir(ws.inbox_dir), seed=seed, buyers=buyers)
+
+
+def simulate_wecom_adds(ws: Workspace, night: date, *, seed: int = 11) -> Path | None:
+    """A WeCom contact export as if some invited buyers (and a few holdouts) added the
+    brand's staff over the following days."""
+    with open_ledger(ws.state_db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "invitations" not in tables:
+            return None
+        inv = pd.read_sql_query(
+            "SELECT customer_id, channel, staff, state FROM invitations WHERE night = ?",
+            conn, params=(night.isoformat(),))
+        holdouts = pd.read_sql_query(
+            "SELECT customer_id FROM holdouts WHERE night = ?", conn,
+            params=(night.isoformat(),)) if "holdouts" in tables else pd.DataFrame(
+            {"customer_id": []})
+    if inv.empty:
+        return None
+    from privmigrate.scoring.customers_io import read_customers
+
+    customers = read_customers(ws.customers_path).set_index("customer_id")
+    rng = np.random.default_rng(seed)
+    rate = np.where(inv["channel"] == "call", 0.35, 0.12)
+    joined = inv[rng.random(len(inv)) < rate].copy()
+    organic = holdouts[rng.random(len(holdouts)) < 0.04].copy()
+    start = datetime.now().replace(microsecond=0) + timedelta(hours=1)
+    rows = []
+    for i, r in enumerate(joined.itertuples(index=False)):
+        per_person = r.channel == "call"
+        phone = customers["phone"].get(r.customer_id)
+        rows.append({
+            "external_userid": f"wmDEMO{i:06d}",
+            "userid": r.staff or "advisor01",
+            "add_time": start + timedelta(minutes=int(rng.integers(0, 6 * 24 * 60))),
+            "state": r.state if per_person else "",
+            "customer_channel": "" if per_person else (r.state or ""),
+            "remark_mobiles": "" if per_person or pd.isna(phone) else phone,
+        })
+    for j, r in enumerate(organic.itertuples(index=False)):
+        phone = customers["phone"].get(r.customer_id)
+        rows.append({
+            "external_userid": f"wmORG{j:06d}",
+            "userid": "advisor01",
+            "add_time": start + timedelta(minutes=int(rng.integers(0, 6 * 24 * 60))),
+            "state": "", "customer_channel": "",
+            "remark_mobiles": "" if pd.isna(phone) else phone,
+        })
+    target = private_dir(ws.inbox_dir / "wecom") / f"wecom_contacts_{night:%Y%m%d}.csv"
+    with atomic_path(target) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, encoding="utf-8-sig")
+    return target
+
+
+def build_demo_audiences(ws: Workspace, now: datetime) -> list[dict[str, Any]]:
+    """Packages for all four platforms from the demo's best segments."""
+    from privmigrate.audience.build import build_audience
+
+    out = []
+    for platform in ("tencent", "oceanengine", "qianchuan", "alimama"):
+        out.append(build_audience(ws, platform=platform,
+                                  segments=["重要价值客户", "重要发展客户", "重要保持客户"],
+                                  name="demo-high-value", now=now))
+    return out
+
+
+def run_demo(ws: Workspace, night: date, now: datetime,
+             progress: Progress = NULL_PROGRESS) -> dict[str, Any]:
+    """The whole demo night; returns what each stage did."""
+    from privmigrate.pipeline import run_night
+    from privmigrate.report import write_report
+    from privmigrate.track.run import run_track
+
+    files = prepare_workspace(ws)
+    with ws.lock("demo"):
+        first = run_night(ws, night, now=now, progress=progress)
+        audiences = build_demo_audiences(ws, now)
+        adds = simulate_wecom_adds(ws, night)
+        later = now + timedelta(days=6)
+        track = run_track(ws, [adds], from_api=False, now=later, progress=progress) \
+            if adds else None
+        report = write_report(ws, None, "zh", progress=progress)
+    return {
+        "workspace": str(ws.root),
+        "exports": [p.name for p in files],
+        "night": first.to_dict(),
+        "audiences": audiences,
+        "track": track,
+        "report": report,
+    }

@@ -1,0 +1,42 @@
+"""Every command has help text with an example (the docstring is the help)."""
+
+from __future__ import annotations
+
+import click
+import typer
+from typer.testing import CliRunner
+
+from privmigrate.cli import app
+
+
+def _commands() -> list[tuple[list[str], click.Command]]:
+    root = typer.main.get_command(app)
+    found: list[tuple[list[str], click.Command]] = []
+
+    def walk(cmd: click.Command, path: list[str]) -> None:
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                walk(sub, [*path, name])
+        else:
+            found.append((path, cmd))
+
+    walk(root, [])
+    return found
+
+
+def test_all_pipeline_commands_exist() -> None:
+    names = {" ".join(p) for p, _ in _commands()}
+    for expected in ("load", "segment", "invite", "audience build", "audience push",
+                     "audience status", "track", "report", "run", "init", "demo",
+                     "suppress add", "suppress list"):
+        assert expected in names, expected
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    runner = CliRunner()
+    for path, cmd in _commands():
+        assert cmd.help and len(cmd.help) > 40, path
+        assert "Example" in cmd.help or "example" in cmd.help, path
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, path
+        assert "--workspace" in result.output or path == ["demo"], path

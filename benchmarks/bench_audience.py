@@ -28,24 +28,31 @@ import time
 import zipfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 VARIANTS = ["loop-hash-md5", "ours-hash-md5", "loop-hash-sha256", "ours-hash-sha256",
             "loop-package-md5", "ours-tencent-md5", "ours-oceanengine-sha256"]
 
 
-def phones(n: int) -> list[str]:
+def numbers(n: int) -> Any:
     import numpy as np
 
     rng = np.random.default_rng(20261125)
-    numbers = 13_000_000_000 + rng.choice(6_999_999_999, size=n, replace=False)
-    return numbers.astype("U11").tolist()
+    return 13_000_000_000 + rng.choice(6_999_999_999, size=n, replace=False)
 
 
 def run_variant(name: str, n: int) -> dict[str, float]:
     import pandas as pd
+    import pyarrow as pa
 
-    values = phones(n)
-    series = pd.Series(values, dtype="string[pyarrow]") if name.startswith("ours") else None
+    if name.startswith("ours"):  # as read from customers.parquet: Arrow strings
+        series = pd.Series(pd.arrays.ArrowExtensionArray(pa.array(numbers(n)).cast(pa.string())))
+        values: list[str] = []
+    else:  # the loop gets a plain list of str
+        values = numbers(n).astype("U11").tolist()
+    from privmigrate.audience.ids import prepare_ids
+    from privmigrate.audience.packages import write_package
+
     out = Path(tempfile.mkdtemp(prefix="bench-audience-"))
     when = datetime(2026, 11, 25, 3, 0)
     start = time.perf_counter()
@@ -59,9 +66,6 @@ def run_variant(name: str, n: int) -> dict[str, float]:
         with zipfile.ZipFile(out / "baseline.zip", "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("baseline.txt", "\n".join(hexes) + "\n")
     else:
-        from privmigrate.audience.ids import prepare_ids
-        from privmigrate.audience.packages import write_package
-
         algorithm = name.rsplit("-", 1)[1]
         ids = prepare_ids(series, algorithm)
         assert ids.count == n

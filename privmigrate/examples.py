@@ -883,11 +883,13 @@ def write_example_exports(
         write_bytes_atomic(path, data)
         written.append(path)
 
-    # 淘宝: the legacy CSV covers up to 2025-12-31, the 千牛 xlsx from 2025-07-01 (they overlap)
+    # 淘宝: the legacy CSV covers the first two thirds of the window, the 千牛 xlsx the second
+    # half; the sixth in between is in both, as when a shop exports again to catch up
+    t0, t1 = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
     tb = by["taobao"].copy()
     tb["tb_id"] = _ids(rng, 2_024_000_000_000_000_000, len(tb), 100_003).to_numpy()
-    cut_csv = tb["ordered_at"] < pd.Timestamp("2026-01-01")
-    cut_xlsx = tb["ordered_at"] >= pd.Timestamp("2025-07-01")
+    cut_csv = tb["ordered_at"] < (t0 + (t1 - t0) * 2 / 3).normalize()
+    cut_xlsx = tb["ordered_at"] >= (t0 + (t1 - t0) / 2).normalize()
     put(f"ExportOrderList{stamp}1030.csv",
         _csv_bytes(taobao_legacy(world, tb[cut_csv]), "gbk"))
     put(f"taobao_orders_{stamp}.xlsx",

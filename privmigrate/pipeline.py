@@ -270,6 +270,8 @@ def _step_invite(ws: Workspace, night: date, now: datetime, settings: RunSetting
     from privmigrate.invite.settings import InviteSettings
     from privmigrate.invite.window import is_open
 
+    if dry_run and not ws.customers_path.exists():
+        return {"note": "would plan the night after segment has run"}
     send = settings.send and not dry_run
     if send and not is_open(now, InviteSettings.from_config(read_config(ws.config_path)).window):
         send = False  # planned tonight; the morning cron line sends (see run --print-cron)
@@ -281,6 +283,8 @@ def _step_audience(ws: Workspace, night: date, now: datetime, settings: RunSetti
                    dry_run: bool, progress: Progress) -> dict[str, Any]:
     from privmigrate.audience.run import push_configured_audiences
 
+    if dry_run and not ws.customers_path.exists():
+        return {"note": "would push audiences after segment has run"}
     return _compact(push_configured_audiences(ws, dry_run=dry_run, now=now, progress=progress))
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import click
+from typing import Any
+
 import typer
 from typer.testing import CliRunner
 
 from privmigrate.cli import app
 
 
-def _commands() -> list[tuple[list[str], click.Command]]:
+def _commands() -> list[tuple[list[str], Any]]:
     root = typer.main.get_command(app)
-    found: list[tuple[list[str], click.Command]] = []
+    found: list[tuple[list[str], Any]] = []
 
-    def walk(cmd: click.Command, path: list[str]) -> None:
-        if isinstance(cmd, click.Group):
+    def walk(cmd: Any, path: list[str]) -> None:
+        if hasattr(cmd, "commands"):
             for name, sub in cmd.commands.items():
                 walk(sub, [*path, name])
         else:

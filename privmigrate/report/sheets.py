@@ -187,11 +187,13 @@ def invitations(ws: WriteOnlyWorksheet, data: ReportData, t: Labels) -> None:
         return
     frame = frame.copy()
     frame["conversion"] = frame["converted"] / frame["sent"].where(frame["sent"] > 0)
+    nights = pd.to_datetime(frame["night"], errors="coerce")
+    frame["night"] = nights.where(nights.notna(), frame["night"])  # a date cell filters by date
     w.table([t["night"], t["channel"], t["template"], t["variant"], t["staff"], t["planned"],
              t["sent"], t["failed"], t["unknown"], t["converted"], t["conversion"]],
             _rows(frame, ["night", "channel", "template_id", "variant", "staff", "planned", "sent",
                           "failed", "unknown", "converted", "conversion"]),
-            ["text"] * 5 + ["int"] * 5 + ["percent"])
+            ["date"] + ["text"] * 4 + ["int"] * 5 + ["percent"])
     lift = data.lift.by_group
     if lift is not None and not lift.empty:
         w.blank()

@@ -99,24 +99,55 @@ def _hex_keys(ids: pa.Array) -> np.ndarray | None:
     if not (data[::17] == ord("C")).all():
         return None
     key = np.zeros(n, dtype=np.uint64)
-    low4, one, six, zero = _lanes(0x0F), _lanes(0x01), _lanes(0x06), _lanes(0x30)
     for part in (0, 1):
         # 8 ASCII digits as one little-endian word (an unaligned strided view, then a copy)
         x = np.ndarray((n,), dtype=np.uint64, buffer=data, offset=1 + 8 * part,
                        strides=(17,)).copy()
-        nibble = (x & low4) + ((x >> np.uint64(6)) & one) * np.uint64(9)
-        # exact only if re-encoding the nibbles gives back every byte: 0-9 and a-f
-        above9 = ((nibble + six) >> np.uint64(4)) & one
-        if not np.array_equal(nibble + zero + above9 * np.uint64(39), x):
+        half = _decode_hex_word(x)
+        if half is None:
             return None
-        # pack the 8 nibbles (first digit most significant) into 32 bits
-        pairs = ((nibble << np.uint64(4)) | (nibble >> np.uint64(8))) \
-            & np.uint64(0x00FF00FF00FF00FF)
-        quads = ((pairs << np.uint64(8)) | (pairs >> np.uint64(16))) \
-            & np.uint64(0x0000FFFF0000FFFF)
-        half = ((quads << np.uint64(16)) | (quads >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
-        key |= half << np.uint64(32 * (1 - part))
+        half <<= np.uint64(32 * (1 - part))
+        key |= half
     return key
+
+
+def _decode_hex_word(x: np.ndarray) -> np.ndarray | None:
+    """Eight lowercase hex digits per uint64 (first digit in the lowest byte) → their value.
+
+    In-place operations keep the temporaries to two arrays of n words.
+    """
+    one = _lanes(0x01)
+    nibble = x & _lanes(0x0F)
+    tmp = x >> np.uint64(6)
+    tmp &= one
+    tmp *= np.uint64(9)
+    nibble += tmp  # '0'-'9' → 0-9, 'a'-'f' → 10-15
+    # exact only if every nibble is 0-15 and re-encoding it gives back the byte
+    np.bitwise_and(nibble, _lanes(0xF0), out=tmp)
+    if tmp.any():
+        return None
+    np.add(nibble, _lanes(0x06), out=tmp)
+    tmp >>= np.uint64(4)
+    tmp &= one
+    tmp *= np.uint64(39)
+    tmp += nibble
+    tmp += _lanes(0x30)
+    if not np.array_equal(tmp, x):
+        return None
+    # pack the 8 nibbles (first digit most significant) into 32 bits
+    np.left_shift(nibble, np.uint64(4), out=tmp)
+    nibble >>= np.uint64(8)
+    tmp |= nibble
+    tmp &= np.uint64(0x00FF00FF00FF00FF)
+    np.left_shift(tmp, np.uint64(8), out=nibble)
+    tmp >>= np.uint64(16)
+    nibble |= tmp
+    nibble &= np.uint64(0x0000FFFF0000FFFF)
+    np.left_shift(nibble, np.uint64(16), out=tmp)
+    nibble >>= np.uint64(32)
+    tmp |= nibble
+    tmp &= np.uint64(0xFFFFFFFF)
+    return tmp
 
 
 def _fixed_width_words(ids: pa.Array) -> np.ndarray | None:

@@ -97,6 +97,8 @@ def fill_ledger(path: Path, customers: int) -> None:
         rows = []
         for k, i in enumerate(invited):
             status = ["accepted", "accepted", "failed", "unknown", "called"][k % 5]
+            if k % 10 == 3:
+                status = "sending"  # a send cut short: counted as unknown
             night = "2026-11-18" if k % 2 else "2026-11-19"
             rows.append((f"I{k:05d}", night, "B1", "winback", f"C{i:016x}",
                          "call" if status == "called" else "sms", f"T{k % 2 + 1}",

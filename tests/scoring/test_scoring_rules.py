@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scoring_helpers import cid, orders, phone
 
 from privmigrate.errors import ConfigError
@@ -100,3 +102,22 @@ def test_first_matching_rule_wins_and_the_rest_fall_back_to_rfm():
     assert c.loc[cid(2), "segment"] == "大单"
     assert c.loc[cid(3), "segment"] == c.loc[cid(3), "rfm_segment"] == "一般挽留客户"
     assert list(c["segment"].cat.categories[:3]) == ["复购大客户", "大单", "也是复购"]
+
+
+WORDS = ["orders", "total_amount", "province", "sources", "reachable_by_sms", "and", "or",
+         "not", "in", "contains", "==", ">=", "<", "(", ")", "[", "]", ",", "3", "1.5", "'浙江省'",
+         '"jd"', "true", "=", "!", "x", "__class__", "'"]
+
+
+@given(st.lists(st.sampled_from(WORDS), max_size=12) | st.text(max_size=40))
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_rule_text_compiles_or_is_a_config_error(customers, text):
+    when = " ".join(text) if isinstance(text, list) else text
+    try:
+        rule = parse_rule("任意", when)
+    except ConfigError as exc:
+        assert "任意" in str(exc)
+        return
+    mask = rule.evaluate(customers)
+    assert mask.dtype == bool and len(mask) == len(customers)

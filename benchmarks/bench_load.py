@@ -116,7 +116,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--taobao-rows", type=int, default=1_000_000)
-    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "privmigrate-bench")
+    parser.add_argument("--dir", type=Path,
+                        default=Path(tempfile.gettempdir()) / "privmigrate-bench")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     cases = [

@@ -102,7 +102,8 @@ class Section:
         allowed = set(known)
         for key in self.data:
             if key not in allowed:
-                raise self.fail(key, f"is not a known key; known keys: {', '.join(sorted(allowed))}")
+                known_keys = ", ".join(sorted(allowed))
+                raise self.fail(key, f"is not a known key; known keys: {known_keys}")
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:

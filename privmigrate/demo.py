@@ -123,7 +123,7 @@ def run_demo(ws: Workspace, night: date, now: datetime,
         later = now + timedelta(days=6)
         track = run_track(ws, [adds], from_api=False, now=later, progress=progress) \
             if adds else None
-        report = write_report(ws, None, "zh", progress=progress)
+        report = write_report(ws, None, "zh", as_of=night, progress=progress)
     return {
         "workspace": str(ws.root),
         "exports": [p.name for p in files],

@@ -47,7 +47,6 @@ class RunSettings:
     audiences: bool = True
     track: str = "files"  # "api", "files" or "off"
     track_files: str = "inbox/wecom/*"
-    report_lang: str = "zh"
     cron_time: str = "02:30"
     send_time: str = "09:30"
 
@@ -55,7 +54,7 @@ class RunSettings:
     def from_config(cls, raw: dict[str, Any]) -> RunSettings:
         s = Section.of(raw, "run")
         s.unknown_keys(["inbox", "steps", "send", "audiences", "track", "track_files",
-                        "report_lang", "cron_time", "send_time"])
+                        "cron_time", "send_time"])
         steps = s.get("steps", list, list(STEPS))
         for step in steps:
             if step not in STEPS:
@@ -71,7 +70,6 @@ class RunSettings:
             audiences=s.get("audiences", bool, cls.audiences),
             track=s.choice("track", ("api", "files", "off"), cls.track),
             track_files=s.get("track_files", str, cls.track_files),
-            report_lang=s.choice("report_lang", ("zh", "en"), cls.report_lang),
             cron_time=cron_time,
             send_time=send_time,
         )
@@ -305,12 +303,15 @@ def _step_track(ws: Workspace, night: date, now: datetime, settings: RunSettings
 def _step_report(ws: Workspace, night: date, now: datetime, settings: RunSettings,
                  dry_run: bool, progress: Progress) -> dict[str, Any]:
     from privmigrate.report import write_report
+    from privmigrate.report.settings import report_settings
 
     if dry_run:
         return {"note": "would write the workbook"}
     if not ws.customers_path.exists():
         raise PrivmigrateError("no customers yet: load exports and run segment first")
-    result = write_report(ws, None, settings.report_lang, progress=progress)
+    report = report_settings(read_config(ws.config_path))
+    result = write_report(ws, None, report.lang, as_of=night, progress=progress,
+                          latest=report.latest)
     return {"path": result.get("path")}
 
 

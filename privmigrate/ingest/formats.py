@@ -330,7 +330,8 @@ STATUS_KEYWORDS: tuple[tuple[str, str], ...] = (
 
 def header_score(header: list[str]) -> int:
     """How many known header names a row contains (finds the header below a title line)."""
-    known = {alias for p in REGISTRY.values() for aliases in p.columns.values() for alias in aliases}
+    known = {alias for p in REGISTRY.values() for aliases in p.columns.values()
+             for alias in aliases}
     return sum(1 for h in header if h in known)
 
 

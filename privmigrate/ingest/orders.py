@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from privmigrate.ingest import formats
@@ -102,11 +103,16 @@ def build_orders(
     def first(key: str) -> str | None:
         return cols[key][0] if key in cols else None
 
+    cleaned: dict[str, pd.Series] = {}
+
     def text(key: str) -> pd.Series:
-        col = first(key)
-        if col is None:
-            return pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
-        return clean_text(frame[col])
+        if key not in cleaned:
+            col = first(key)
+            cleaned[key] = (
+                pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]") if col is None
+                else clean_text(frame[col])
+            )
+        return cleaned[key]
 
     summary = _summary_rows(frame)
     empty = frame.isna().all(axis=1).to_numpy()
@@ -234,7 +240,8 @@ def _summary_rows(frame: pd.DataFrame) -> np.ndarray:
     mask = np.zeros(len(frame), dtype=bool)
     for col in frame.columns[:2]:
         arr = frame[col].astype("string[pyarrow]").array._pa_array
-        hit = pc.match_substring_regex(arr, r"^\s*(?:合计|总计|汇总|小计)")
+        head = pc.utf8_slice_codeunits(pc.utf8_ltrim_whitespace(arr), 0, 2)
+        hit = pc.is_in(head, value_set=pa.array(["合计", "总计", "汇总", "小计"]))
         mask |= np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
     return mask
 
@@ -340,6 +347,20 @@ def _region(address: pd.Series) -> pd.DataFrame:
     ).astype("string[pyarrow]")
 
 
+_CLASS_CODES = {PAID: 0, REFUNDED: 1, CANCELLED: 2, UNPAID: 3, CLOSED: 4}
+
+
+def _word_codes(words: pd.Series, vocabulary: Mapping[str, str]) -> np.ndarray:
+    """Class code per row (-1: empty or unknown word), classifying each distinct word once."""
+    arr = words.astype("string[pyarrow]").array._pa_array
+    encoded = pc.dictionary_encode(arr).combine_chunks()
+    classes = np.array(
+        [_CLASS_CODES.get(_classify(str(u), vocabulary) or "", -1)
+         for u in encoded.dictionary.to_pylist()] + [-1], dtype=np.int8)
+    idx = pc.fill_null(encoded.indices, len(classes) - 1).to_numpy(zero_copy_only=False)
+    return classes[np.asarray(idx, dtype=np.int64)]
+
+
 def _resolve_status(
     profile: Profile,
     words: pd.Series,
@@ -354,35 +375,35 @@ def _resolve_status(
 
     A status NA means "no status given" when the cell is empty, "unknown word" otherwise.
     """
-    codes, uniques = pd.factorize(words, use_na_sentinel=True)
-    classes = np.array([_classify(str(u), vocabulary) for u in uniques], dtype=object)
-    base = pd.Series(
-        np.where(codes >= 0, classes[np.maximum(codes, 0)] if len(classes) else None, None),
-        index=words.index, dtype=object,
-    )
-    status = base.copy()
-    refunded_amount = refund.fillna(0)
-    has_refund = (refunded_amount > 0).to_numpy()
-    # 交易关闭 covers unpaid-closed and fully-refunded orders
-    closed = (base == CLOSED).to_numpy()
-    reason = close_reason.fillna("")
-    unpaid_reason = reason.str.contains(_UNPAID_CLOSE_RE, regex=True).fillna(False).to_numpy()
-    refund_reason = reason.str.contains("退款", regex=False).fillna(False).to_numpy()
-    was_paid = paid_at.notna().to_numpy()
-    status[closed & (has_refund | refund_reason)] = REFUNDED
-    status[closed & ~(has_refund | refund_reason) & unpaid_reason] = UNPAID
-    status[closed & ~(has_refund | refund_reason) & ~unpaid_reason & was_paid] = REFUNDED
-    status[closed & ~(has_refund | refund_reason) & ~unpaid_reason & ~was_paid] = UNPAID
-    # An after-sale "refund done" on a paid order: full refund unless the amounts say partial
-    after_sale = refund_status.fillna("").str.contains(_REFUND_DONE_RE, regex=True).fillna(
-        False).to_numpy()
-    partial = has_refund & (refunded_amount < amount.fillna(0)).to_numpy()
-    status[(status == PAID).to_numpy() & after_sale & ~partial] = REFUNDED
-    # Refund columns alone: a refund of the whole amount is a refund
-    full = has_refund & (refunded_amount >= amount.fillna(0)).to_numpy() & (amount.fillna(0) > 0
-                                                                            ).to_numpy()
-    status[(status == PAID).to_numpy() & full] = REFUNDED
-    return status.where(status.notna(), None)
+    code = _word_codes(words, vocabulary)
+    has_refund = (refund.fillna(0) > 0).to_numpy()
+    amount_fen = amount.fillna(0).to_numpy(dtype=np.int64)
+    refund_fen = refund.fillna(0).to_numpy(dtype=np.int64)
+    closed = code == _CLASS_CODES[CLOSED]
+    if closed.any():
+        # 交易关闭 covers unpaid-closed and fully-refunded orders
+        reason = close_reason.fillna("")
+        unpaid_reason = reason.str.contains(_UNPAID_CLOSE_RE, regex=True).to_numpy(dtype=bool)
+        refund_reason = reason.str.contains("退款", regex=False).to_numpy(dtype=bool)
+        was_paid = paid_at.notna().to_numpy()
+        refunded = has_refund | refund_reason
+        code = np.where(closed & refunded, _CLASS_CODES[REFUNDED], code)
+        code = np.where(closed & ~refunded & unpaid_reason, _CLASS_CODES[UNPAID], code)
+        code = np.where(closed & ~refunded & ~unpaid_reason,
+                        np.where(was_paid, _CLASS_CODES[REFUNDED], _CLASS_CODES[UNPAID]), code)
+    paid = code == _CLASS_CODES[PAID]
+    if refund_status.notna().any():
+        # an after-sale "refund done" on a paid order: full refund unless amounts say partial
+        after_sale = refund_status.fillna("").str.contains(_REFUND_DONE_RE, regex=True).to_numpy(
+            dtype=bool)
+        partial = has_refund & (refund_fen < amount_fen)
+        code = np.where(paid & after_sale & ~partial, _CLASS_CODES[REFUNDED], code)
+    if has_refund.any():
+        # refund columns alone: a refund of the whole amount is a refund
+        full = has_refund & (refund_fen >= amount_fen) & (amount_fen > 0)
+        code = np.where((code == _CLASS_CODES[PAID]) & full, _CLASS_CODES[REFUNDED], code)
+    cat = pd.Categorical.from_codes(np.where(code > 3, -1, code), dtype=STATUS_DTYPE)
+    return pd.Series(cat, index=words.index)
 
 
 def _classify(word: str, vocabulary: Mapping[str, str]) -> str | None:

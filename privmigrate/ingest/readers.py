@@ -146,7 +146,7 @@ def _sniff_delimiter(text: str) -> str:
 
 
 def clean_header(names: list[str]) -> list[str]:
-    """Trim header cells (BOM, quotes, ="…", spaces) and make duplicates unique (分销员 → 分销员.1)."""
+    """Trim header cells (BOM, quotes, ="…", spaces); make duplicates unique (分销员 → 分销员.1)."""
     out: list[str] = []
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -200,7 +200,8 @@ def read_csv(
         raise InputError(f"{path}: cannot read as {enc} ({_short(exc)}); try another "
                          "--encoding, or leave it out to detect it") from exc
     delimiter = _sniff_delimiter(text)
-    head_rows = list(csv.reader(io.StringIO("\n".join(text.splitlines()[:12])), delimiter=delimiter))
+    head_text = "\n".join(text.splitlines()[:12])
+    head_rows = list(csv.reader(io.StringIO(head_text), delimiter=delimiter))
     if not head_rows:
         raise InputError(f"{path}: no header row found; is this an order export?")
     skip = _find_header(head_rows, header_score)

@@ -47,7 +47,7 @@ STRING = pd.StringDtype("pyarrow")
 
 def build_customers(
     orders: pd.DataFrame,
-    as_of: date | None = None,
+    as_of: date | datetime | str | None = None,
     split: str = "mean",
     rules: Iterable[Rule] = (),
     weights: PriorityWeights | None = None,
@@ -60,9 +60,10 @@ def build_customers(
     The result is sorted by priority (highest first), then customer_id; ``attrs["as_of"]``
     holds the as-of date used.
     """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     rows = _Rows(orders)
-    if as_of is None:
-        as_of = rows.latest_paid_date()
+    as_of = rows.latest_paid_date() if as_of is None else as_date(as_of)
     if as_of is None:
         return empty_customers()
     as_of_day = (as_of - date(1970, 1, 1)).days
@@ -86,7 +87,7 @@ def _customers(rows: _Rows, purchase: np.ndarray, as_of_day: int, split: str,
     sources = _source_bits(rows, group, m)
     ids = pc.take(rows.ids, pa.array(rows.first_row[keep]))
     num["in_private_domain"] = _in_domain(rows, group, m, ids, converted)
-    _score(num, split, weights)
+    _score(num, weights)
     order = pc.sort_indices(
         pa.table({"priority": num["priority"], "customer_id": ids}),
         sort_keys=[("priority", "descending"), ("customer_id", "ascending")],
@@ -303,9 +304,7 @@ def _in_domain(rows: _Rows, group: np.ndarray, m: int, ids: pa.Array,
     return in_domain
 
 
-def _score(num: dict[str, np.ndarray], split: str, weights: PriorityWeights | None) -> None:
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+def _score(num: dict[str, np.ndarray], weights: PriorityWeights | None) -> None:
     r_worse, r_equal = ranks(num["recency_days"], higher_is_better=False)
     f_worse, f_equal = ranks(num["orders"])
     num["r_score"] = quintile_scores(r_worse)

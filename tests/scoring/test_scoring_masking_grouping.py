@@ -61,3 +61,16 @@ def test_ids_that_are_not_lowercase_hex_take_the_verified_path():
     ids = pa.array(["C0123456789ABCDEF", "C0123456789abcdef", "C0123456789ABCDEF"])
     codes, first = grouping.group_codes(ids)
     assert codes.tolist() == [0, 1, 0] and first.tolist() == [0, 1]
+
+
+def test_bucketed_factorisation_gives_the_same_groups(monkeypatch):
+    monkeypatch.setattr(grouping, "BUCKETED_FROM", 10)
+    rng = np.random.default_rng(2)
+    raw = [f"C{v:016x}" for v in rng.integers(0, 2**63, 500)]
+    ids = pa.array([raw[i] for i in rng.integers(0, 500, 4000)])
+    codes, first = grouping.group_codes(ids)
+    expected, _ = pd.factorize(pd.Series(ids.to_pylist()))
+    # the same partition of rows, whatever the numbering
+    assert len(set(zip(codes.tolist(), expected.tolist(), strict=True))) == len(set(expected))
+    assert len(first) == len(set(expected))
+    assert all(codes[f] == g and (codes[:f] != g).all() for g, f in enumerate(first))

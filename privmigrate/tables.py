@@ -57,10 +57,18 @@ ORDERS_SCHEMA = pa.schema(
 ORDER_COLUMNS = ORDERS_SCHEMA.names
 
 
+# Columns worth dictionary-encoding in parquet: few distinct values. Trying it on unique
+# columns (order_id, phone, customer_id) only costs time (~1/3 of the write).
+DICTIONARY_COLUMNS = ["source", "status", "phone_status", "product", "province", "city",
+                      "segment", "rfm_segment", "sources"]
+
+
 def write_table_atomic(table: pa.Table, target: Path) -> None:
     """Write ``table`` as parquet to ``target`` atomically (temp + rename), mode 0600."""
+    dictionary = [c for c in DICTIONARY_COLUMNS if c in table.column_names]
     with atomic_path(target) as tmp:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=1_000_000)
+        pq.write_table(table, tmp, compression="zstd", row_group_size=1_000_000,
+                       use_dictionary=dictionary or False)
 
 
 def empty_orders() -> pa.Table:

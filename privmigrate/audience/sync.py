@@ -13,91 +13,21 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from privmigrate.audience import state
+from privmigrate.audience.context import PushReport, SyncContext
 from privmigrate.audience.diff import AudienceDiff, apply, as_rows, diff
-from privmigrate.audience.packages import platform_spec, write_package
+from privmigrate.audience.packages import write_package
 from privmigrate.audience.remote import OutcomeUnknown, RemoteRefused, TokenError
-from privmigrate.audience.settings import AudienceDef, AudienceSettings
+from privmigrate.audience.steps import POLLERS, RECONCILERS, RUNNERS, SETTLED
 from privmigrate.errors import PartialFailure, RemoteError
 from privmigrate.ledger import transaction
-from privmigrate.progress import NULL_PROGRESS, Progress
 
 UNKNOWN_OUTCOME_RETRIES = 3
-TENCENT_OPERATION = {"add": "APPEND", "remove": "REDUCE"}
-OCEAN_OPERATION = {"add": 1, "remove": 2}
-FINAL_FILE_STATES = {"SUCCESS", "ERROR"}
-SETTLED = {"SUCCESS", "2"}  # Tencent file processed / Ocean Engine change log 生效
-
-
-@dataclass
-class PushReport:
-    """What a push did (or, with --dry-run, would do)."""
-
-    platform: str
-    name: str
-    status: str  # dry_run, up_to_date, done, processing, failed, manual
-    added: int = 0
-    removed: int = 0
-    held: int = 0
-    target: int = 0
-    directory: str | None = None
-    files: list[str] = field(default_factory=list)
-    processing: str | None = None
-    uploaded_count: int | None = None
-    matched_count: int | None = None
-    publish_due_at: str | None = None
-    notes: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def match_rate(self) -> float | None:
-        if self.matched_count is None or not self.uploaded_count:
-            return None
-        return round(self.matched_count / self.uploaded_count, 4)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items()}
-        out["match_rate"] = self.match_rate
-        return out
-
-
-@dataclass
-class SyncContext:
-    """Everything one audience's push needs; ``client`` is the platform's API client."""
-
-    conn: sqlite3.Connection
-    definition: AudienceDef
-    settings: AudienceSettings
-    directory: Path  # <workspace>/audiences/<platform>/<name>
-    client: Any
-    now: datetime
-    sleep: Callable[[float], Any] = time.sleep
-    monotonic: Callable[[], float] = time.monotonic
-    progress: Progress = NULL_PROGRESS
-    reverted: list[str] = field(default_factory=list)  # rejections found while polling
-
-    @property
-    def key(self) -> str:
-        return self.definition.key
-
-    def audience(self) -> dict[str, Any]:
-        row = state.get_audience(self.conn, self.key)
-        assert row is not None
-        return row
-
-    @property
-    def digest_size(self) -> int:
-        return 16 if self.definition.id_type == "md5" else 32
 
 
 # --- planning ----------------------------------------------------------------------------
@@ -195,14 +125,14 @@ def run_push(ctx: SyncContext, push: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_step(ctx: SyncContext, push: dict[str, Any], step: dict[str, Any]) -> None:
-    runner = _RUNNERS[(ctx.definition.platform, step["kind"])]
+    runner = RUNNERS[(ctx.definition.platform, step["kind"])]
     for attempt in range(UNKNOWN_OUTCOME_RETRIES + 1):
         fresh = _reload_step(ctx, step["step_id"])
         if fresh["status"] in ("done", "failed"):
             return
         uncertain = fresh["status"] == "started"
         if uncertain:
-            found = _RECONCILERS.get((ctx.definition.platform, step["kind"]))
+            found = RECONCILERS.get((ctx.definition.platform, step["kind"]))
             result = found(ctx, push, fresh) if found else None
             if result is not None:
                 _done(ctx, fresh, result)
@@ -259,7 +189,8 @@ def finish_push(ctx: SyncContext, push: dict[str, Any]) -> dict[str, Any]:
         return push
     size = ctx.digest_size
     audience = ctx.audience()
-    base = state.load_set(ctx.conn, push["base_set_id"], size)
+    # the held set as it is now (a rejection found since planning may have changed it)
+    base = state.load_set(ctx.conn, audience["held_set_id"], size)
     add = state.load_set(ctx.conn, push["add_set_id"], size)
     remove = state.load_set(ctx.conn, push["remove_set_id"], size)
     held = _applied(base, add, remove, [s for s in steps if s["kind"] == "apply"])
@@ -274,9 +205,7 @@ def finish_push(ctx: SyncContext, push: dict[str, Any]) -> dict[str, Any]:
         ctx.conn.execute(
             "UPDATE audience_pushes SET status = ?, finished_at = ?, detail = ? "
             "WHERE push_id = ?", (status, state.iso(ctx.now), detail, push["push_id"]))
-        drop = [previous] if previous != push["base_set_id"] else []
-        drop.append(push["base_set_id"])
-        state.drop_sets(ctx.conn, drop)
+        state.drop_sets(ctx.conn, [previous, push["base_set_id"]])
     finished = dict(push, status=status, detail=detail)
     return finished
 
@@ -297,319 +226,6 @@ def _applied(base: np.ndarray, add: np.ndarray, remove: np.ndarray,
     empty = base[:0]
     return apply(held, np.concatenate(added) if added else empty,
                  np.concatenate(removed) if removed else empty)
-
-
-def revert_step(ctx: SyncContext, push_id: int, step: dict[str, Any], reason: str) -> None:
-    """The platform rejected an applied step while processing it: the held set loses it."""
-    ctx.reverted.append(reason)
-    push = ctx.conn.execute("SELECT * FROM audience_pushes WHERE push_id = ?",
-                            (push_id,)).fetchone()
-    if push is None or step["operation"] not in ("add", "remove"):
-        state.mark_step(ctx.conn, step["step_id"], "failed", ctx.now, detail=reason)
-        return
-    size = ctx.digest_size
-    members = state.load_set(ctx.conn, push["add_set_id" if step["operation"] == "add"
-                                             else "remove_set_id"], size)
-    window = members[step["id_offset"] : step["id_offset"] + step["ids"]]
-    audience = ctx.audience()
-    held = state.load_set(ctx.conn, audience["held_set_id"], size)
-    if step["operation"] == "add":
-        held = apply(held, window[:0], window)
-    else:
-        held = apply(held, window, window[:0])
-    with transaction(ctx.conn):
-        held_id = state.save_set(ctx.conn, ctx.key, held, ctx.now)
-        state.update_audience(ctx.conn, ctx.key, held_set_id=held_id, held_count=len(held))
-        state.drop_sets(ctx.conn, [audience["held_set_id"]])
-        ctx.conn.execute(
-            "UPDATE audience_steps SET status = 'failed', detail = ? WHERE step_id = ?",
-            (reason, step["step_id"]))
-        ctx.conn.execute("UPDATE audience_pushes SET status = 'failed', detail = ? "
-                         "WHERE push_id = ?", (reason, push_id))
-
-
-def _file_path(ctx: SyncContext, push: dict[str, Any], name: str) -> Path:
-    return Path(push["directory"]) / name
-
-
-# --- Tencent -----------------------------------------------------------------------------
-
-def _tencent_create(ctx: SyncContext, push: dict[str, Any], step: dict[str, Any]
-                    ) -> dict[str, Any]:
-    audience_id = ctx.client.create_audience(
-        ctx.definition.name, "privmigrate: past buyers (customer file)")
-    return {"audience_id": audience_id, "_audience": {"remote_id": audience_id}}
-
-
-def _tencent_find_created(ctx: SyncContext, push: dict[str, Any], step: dict[str, Any]
-                          ) -> dict[str, Any] | None:
-    found = ctx.client.find_audience(ctx.definition.name)
-    if not found:
-        return None
-    audience_id = str(found["audience_id"])
-    return {"audience_id": audience_id, "_audience": {"remote_id": audience_id}}
-
-
-def _tencent_apply(ctx: SyncContext, push: dict[str, Any], step: dict[str, Any]
-                   ) -> dict[str, Any]:
-    name = json.loads(step["files"])[0]
-    spec = platform_spec("tencent")
-    file_id = ctx.client.upload_file(
-        ctx.audience()["remote_id"], spec.remote_id_type(ctx.definition.id_type),
-        TENCENT_OPERATION[step["operation"]], _file_path(ctx, push, name))
-    return {"file_id": file_id, "processing": "PENDING"}
-
-
-def _tencent_find_file(ctx: SyncContext, push: dict[str, Any], step: dict[str, Any]
-                       ) -> dict[str, Any] | None:
-    name = json.loads(step["files"])[0]
-    for item in ctx.client.list_files(ctx.audience()["remote_id"]):
-        if item.get("name") == name:
-            return {"file_id": str(item["custom_audience_file_id"]),
-                    "processing": item.get("process_status", "PENDING")}
-    return None
-
-
-def poll_tencent(ctx: SyncContext) -> dict[str, Any]:
-    """Per-file processing states of unsettled uploads, and the audience's user count."""
-    audience = ctx.audience()
-    if not audience["remote_id"]:
-        return {}
-    unsettled = _unsettled_steps(ctx)
-    files = {str(f["custom_audience_file_id"]): f
-             for f in ctx.client.list_files(audience["remote_id"])} if unsettled else {}
-    pending = 0
-    for push_id, step in unsettled:
-        info = files.get(str(state.refs(step).get("file_id")))
-        status = (info or {}).get("process_status", "PENDING")
-        ref = dict(state.refs(step), processing=status,
-                   line_count=(info or {}).get("line_count"),
-                   valid_line_count=(info or {}).get("valid_line_count"),
-                   user_count=(info or {}).get("user_count"))
-        with transaction(ctx.conn):
-            ctx.conn.execute("UPDATE audience_steps SET remote_ref = ? WHERE step_id = ?",
-                             (json.dumps(ref), step["step_id"]))
-        if status == "ERROR":
-            revert_step(ctx, push_id, step, "Tencent Ads rejected file "
-                        f"{json.loads(step['files'])[0]}: {(info or {}).get('error_message')}")
-        elif status not in FINAL_FILE_STATES:
-            pending += 1
-    remote = ctx.client.get_audience(audience["remote_id"])
-    processing = "processing" if pending or remote.get("status") in (
-        "PENDING", "PROCESSING") else ("error" if remote.get("status") == "ERROR" else "done")
-    figures = {"status": remote.get("status"), "user_count": remote.get("user_count"),
-               "online_status": remote.get("online_status")}
-    return {"processing": processing, "uploaded_count": ctx.audience()["held_count"],
-            "matched_count": remote.get("user_count"), "match_detail": json.dumps(figures)}
-
-
-def _unsettled_steps(ctx: SyncContext) -> list[tuple[int, dict[str, Any]]]:
-    rows = ctx.conn.execute(
-        "SELECT s.*, p.push_id AS push FROM audience_steps s JOIN audience_pushes p "
-        "USING (push_id) WHERE p.audience_key = ? AND s.kind = 'apply' AND s.status = 'done'",
-        (ctx.key,)).fetchall()
-    out = []
-    for row in rows:
-        step = dict(row)
-        ref = state.refs(step)
-        if ref.get("processing") not in SETTLED:
-            out.append((step["push"], step))
-    return out
-
-
-# --- Ocean Engine ------------------------------------------------------------------------
-
-def _ocean_upload(ctx: SyncContext, push: dict[str, Any], step: dict[str, Any]
-                  ) -> dict[str, Any]:
-    name = json.loads(step["files"])[0]
-    path = _file_path(ctx, push, name)
-    from privmigrate.audience.zipstream import file_md5
-
-    return {"file_path": ctx.client.upload_file(path, file_md5(path))}
-
-
-def _uploaded_paths(ctx: SyncContext, push: dict[str, Any], step: dict[str, Any]
-                    ) -> list[str]:
-    names = set(json.loads(step["files"]))
-    paths = []
-    for other in state.steps(ctx.conn, push["push_id"]):
-        if other["kind"] == "upload" and set(json.loads(other["files"])) & names:
-            if other["status"] != "done":
-                raise RemoteRefused(f"file {json.loads(other['files'])[0]} was not uploaded")
-            paths.append(state.refs(other)["file_path"])
-    return paths
-
-
-def _ocean_apply(ctx: SyncContext, push: dict[str, Any], step: dict[str, Any]
-                 ) -> dict[str, Any]:
-    paths = _uploaded_paths(ctx, push, step)
-    audience = ctx.audience()
-    platform = ctx.settings.platform("oceanengine")
-    if not audience["remote_id"]:
-        source_id = ctx.client.create_data_source(
-            ctx.definition.name, paths, description="privmigrate: past buyers",
-            data_source_type=platform.data_source_type)
-        return {"file_paths": paths, "data_source_id": source_id,
-                "_audience": {"remote_id": source_id, "publish_pending": 1}}
-    ctx.client.update_data_source(audience["remote_id"], OCEAN_OPERATION[step["operation"]],
-                                  paths)
-    return {"file_paths": paths, "_audience": {"publish_pending": 1}}
-
-
-def _ocean_find_apply(ctx: SyncContext, push: dict[str, Any], step: dict[str, Any]
-                      ) -> dict[str, Any] | None:
-    audience = ctx.audience()
-    if not audience["remote_id"]:
-        return None  # NOTE: a create cannot be looked up by name; it is sent again
-    paths = set(_uploaded_paths(ctx, push, step))
-    source = ctx.client.read_data_source(audience["remote_id"])
-    for log in source.get("change_logs") or []:
-        if paths & set(log.get("file_paths") or []):
-            return {"file_paths": sorted(paths), "_audience": {"publish_pending": 1}}
-    return None
-
-
-def poll_ocean(ctx: SyncContext) -> dict[str, Any]:
-    """Processing state and match figures; publish (≤ once per 24 h) and push when ready."""
-    audience = ctx.audience()
-    if not audience["remote_id"]:
-        return {}
-    source = ctx.client.read_data_source(audience["remote_id"])
-    logs = source.get("change_logs") or []
-    pending = 0
-    for push_id, step in _unsettled_steps(ctx):
-        paths = set(state.refs(step).get("file_paths") or [])
-        log_status = next((str(log.get("status")) for log in logs
-                           if paths & set(log.get("file_paths") or [])), None)
-        if log_status == "3":
-            revert_step(ctx, push_id, step, "Ocean Engine could not process "
-                        f"{', '.join(json.loads(step['files']))}")
-            continue
-        if log_status == "2":
-            with transaction(ctx.conn):
-                ctx.conn.execute("UPDATE audience_steps SET remote_ref = ? WHERE step_id = ?",
-                                 (json.dumps(dict(state.refs(step), processing="2")),
-                                  step["step_id"]))
-            continue
-        pending += 1
-    default = source.get("default_audience") or {}
-    custom_id = default.get("custom_audience_id")
-    ready = str(source.get("status")) == "2" and not pending
-    updates: dict[str, Any] = {
-        "processing": "done" if ready else "processing",
-        "uploaded_count": source.get("upload_num"),
-        "matched_count": source.get("cover_num"),
-        "match_detail": json.dumps({"status": source.get("status"),
-                                    "upload_num": source.get("upload_num"),
-                                    "cover_num": source.get("cover_num"),
-                                    "custom_audience_id": custom_id}),
-    }
-    if custom_id:
-        updates["remote_audience_id"] = str(custom_id)
-    with transaction(ctx.conn):
-        state.update_audience(ctx.conn, ctx.key, **updates)
-    if ready and custom_id:
-        _publish_and_push(ctx, str(custom_id), source)
-    return updates
-
-
-def _publish_and_push(ctx: SyncContext, custom_id: str, source: dict[str, Any]) -> None:
-    audience = ctx.audience()
-    interval = timedelta(hours=ctx.settings.publish_interval_hours)
-    if audience["publish_pending"]:
-        last = audience["last_publish_at"]
-        due = datetime.fromisoformat(last) + interval if last else ctx.now
-        started = audience["publish_due_at"] or ""
-        if started.startswith("started:"):  # a publish whose answer never came back
-            published = _when(source.get("lastest_published_time")
-                              or source.get("latest_published_time"))
-            begun = _when(started.removeprefix("started:"))
-            if published and begun and published >= begun:
-                _published(ctx, started.removeprefix("started:"))
-                audience = ctx.audience()
-        if audience["publish_pending"] and ctx.now >= due:
-            with transaction(ctx.conn):
-                state.update_audience(ctx.conn, ctx.key,
-                                      publish_due_at=f"started:{state.iso(ctx.now)}")
-            try:
-                ctx.client.publish(custom_id)
-            except OutcomeUnknown:
-                return  # checked against lastest_published_time next time
-            _published(ctx, state.iso(ctx.now))
-        elif audience["publish_pending"]:
-            with transaction(ctx.conn):
-                state.update_audience(ctx.conn, ctx.key, publish_due_at=state.iso(due))
-    audience = ctx.audience()
-    if audience["last_publish_at"]:
-        targets = ctx.settings.platform("oceanengine").push_to
-        done = set(json.loads(audience["pushed_to"] or "[]"))
-        todo = [t for t in targets if t not in done]
-        if todo:
-            ctx.client.push(custom_id, todo)
-            with transaction(ctx.conn):
-                state.update_audience(ctx.conn, ctx.key,
-                                      pushed_to=json.dumps(sorted(done | set(todo))))
-
-
-def _when(value: Any) -> datetime | None:
-    """A platform time (``2026-11-25 03:00:00``, ISO, or unix seconds) as a naive datetime."""
-    if value in (None, "", 0):
-        return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value)
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-
-
-def _published(ctx: SyncContext, when: str) -> None:
-    with transaction(ctx.conn):
-        state.update_audience(ctx.conn, ctx.key, last_publish_at=when, publish_pending=0,
-                              publish_due_at=None)
-
-
-# --- 千川 ---------------------------------------------------------------------------------
-
-def _qianchuan_upload(ctx: SyncContext, push: dict[str, Any], step: dict[str, Any]
-                      ) -> dict[str, Any]:
-    name = json.loads(step["files"])[0]
-    return {"file_key": ctx.client.qianchuan_upload(_file_path(ctx, push, name))}
-
-
-def _qianchuan_apply(ctx: SyncContext, push: dict[str, Any], step: dict[str, Any]
-                     ) -> dict[str, Any]:
-    keys = [state.refs(s)["file_key"] for s in state.steps(ctx.conn, push["push_id"])
-            if s["kind"] == "upload" and s["status"] == "done"]
-    if len(keys) != 1:
-        raise RemoteRefused("the 千川 package was not uploaded")
-    spec = platform_spec("qianchuan")
-    previous = ctx.audience()["remote_id"]
-    name = f"{ctx.definition.name[:21]}-{ctx.now:%m%d%H%M}"
-    audience_id = ctx.client.qianchuan_create(
-        name, int(spec.remote_id_type(ctx.definition.id_type)), keys[0],
-        ctx.settings.platform("qianchuan").audience_group)
-    return {"audience_id": audience_id, "audience_name": name, "replaces": previous,
-            "processing": "2", "_audience": {"remote_id": audience_id, "processing": "done"}}
-
-
-_RUNNERS: dict[tuple[str, str], Callable[..., dict[str, Any]]] = {
-    ("tencent", "create"): _tencent_create,
-    ("tencent", "apply"): _tencent_apply,
-    ("oceanengine", "upload"): _ocean_upload,
-    ("oceanengine", "apply"): _ocean_apply,
-    ("qianchuan", "upload"): _qianchuan_upload,
-    ("qianchuan", "apply"): _qianchuan_apply,
-}
-_RECONCILERS: dict[tuple[str, str], Callable[..., dict[str, Any] | None]] = {
-    ("tencent", "create"): _tencent_find_created,
-    ("tencent", "apply"): _tencent_find_file,
-    ("oceanengine", "apply"): _ocean_find_apply,
-}
-POLLERS: dict[str, Callable[[SyncContext], dict[str, Any]]] = {
-    "tencent": poll_tencent,
-    "oceanengine": poll_ocean,
-}
 
 
 # --- the whole push ----------------------------------------------------------------------
@@ -638,6 +254,7 @@ def sync(ctx: SyncContext, target: np.ndarray, *, poll: bool = True) -> PushRepo
     if ctx.reverted:
         report.status = "failed"
         report.notes += ctx.reverted
+    compact(ctx)
     audience = ctx.audience()
     report.held = audience["held_count"]
     report.processing = audience["processing"]
@@ -691,3 +308,23 @@ def refresh(ctx: SyncContext) -> None:
     if updates.get("processing") and ctx.definition.platform == "tencent":
         with transaction(ctx.conn):
             state.update_audience(ctx.conn, ctx.key, **updates)
+    compact(ctx)
+
+
+def compact(ctx: SyncContext) -> None:
+    """Drop the add/remove sets of finished pushes whose every applied step has settled
+    (processed by the platform): nothing can be taken back out of the held set any more."""
+    pushes = ctx.conn.execute(
+        "SELECT push_id, add_set_id, remove_set_id FROM audience_pushes WHERE audience_key = ? "
+        "AND status != 'running' AND (add_set_id IS NOT NULL OR remove_set_id IS NOT NULL)",
+        (ctx.key,)).fetchall()
+    for push in pushes:
+        applies = [s for s in state.steps(ctx.conn, push["push_id"])
+                   if s["kind"] == "apply" and s["status"] == "done"]
+        if any(state.refs(s).get("processing") not in SETTLED for s in applies):
+            continue
+        with transaction(ctx.conn):
+            state.drop_sets(ctx.conn, [push["add_set_id"], push["remove_set_id"]])
+            ctx.conn.execute("UPDATE audience_pushes SET add_set_id = NULL, remove_set_id = NULL "
+                             "WHERE push_id = ?", (push["push_id"],))
+

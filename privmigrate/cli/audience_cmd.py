@@ -239,6 +239,8 @@ def status(
     table = Table("platform", "audience", "last sync", "size", "match", "state", box=None)
     for row in rows:
         state = row["processing"] or "-"
+        if row["platform"] == "alimama":
+            state = f"manual upload (built {row['last_build_at'] or 'never'})"
         if row["unfinished_push"]:
             state = f"push #{row['unfinished_push']} unfinished"
         elif row["last_push_status"] == "failed":

@@ -62,6 +62,32 @@ def _ranked_codes(values: pa.ChunkedArray, hash_key: str) -> tuple[np.ndarray, n
     return codes, hashes[order]
 
 
+def _buyer_codes(
+    source: pd.Series, buyer: pa.ChunkedArray, hash_key: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Like ``_ranked_codes`` for the key ``source:buyer``, built only for distinct pairs."""
+    encoded = pc.dictionary_encode(buyer).combine_chunks()
+    b_raw = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False),
+                       dtype=np.int64)
+    src = pd.Categorical(source)
+    s_codes = src.codes.astype(np.int64)
+    n_b = max(len(encoded.dictionary), 1)
+    pair = np.where(b_raw >= 0, s_codes * n_b + b_raw, -1)
+    codes, pairs = pd.factorize(pair, use_na_sentinel=False)
+    valid_pair = pairs >= 0
+    names = np.asarray(src.categories, dtype=object)[pairs[valid_pair] // n_b]
+    buyers = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)[
+        pairs[valid_pair] % n_b]
+    keys = pa.array(np.char.add(np.char.add(names.astype(str), ":"), buyers.astype(str)))
+    hashes = key_hashes(keys, hash_key)
+    order = np.argsort(hashes, kind="stable")
+    rank_valid = np.empty(len(order), dtype=np.int64)
+    rank_valid[order] = np.arange(len(order))
+    rank = np.full(len(pairs), -1, dtype=np.int64)
+    rank[valid_pair] = rank_valid
+    return rank[codes], hashes[order]
+
+
 def key_hashes(uniques: pa.Array, hash_key: str) -> np.ndarray:
     """Keyed SipHash-2-4 (pandas ``hash_array``) of each distinct key, as uint64."""
     if len(uniques) == 0:
@@ -87,11 +113,8 @@ def assign_customer_ids(orders: pd.DataFrame, secret: bytes) -> pd.Series:
     phone = pc.if_else(valid, _arrow(orders["phone"]), pa.scalar(None, pa.large_string()))
     buyer = _arrow(orders["buyer_id"])
     buyer = pc.if_else(pc.match_substring(buyer, "*"), pa.scalar(None, pa.large_string()), buyer)
-    buyer_key = pc.binary_join_element_wise(
-        _arrow(orders["source"]), buyer, pa.scalar(":", pa.large_string())
-    )
-    p_codes, p_hashes = _ranked_codes(pa.chunked_array([phone]), hash_key)
-    b_codes, b_hashes = _ranked_codes(pa.chunked_array([buyer_key]), hash_key)
+    p_codes, p_hashes = _ranked_codes(phone, hash_key)
+    b_codes, b_hashes = _buyer_codes(orders["source"], buyer, hash_key)
     n_phone = len(p_hashes)
     b_nodes = np.where(b_codes >= 0, b_codes + n_phone, -1)
     both = (p_codes >= 0) & (b_nodes >= 0)

@@ -234,3 +234,17 @@ def test_faults_converge_to_the_intended_set(ws: Workspace, seed: int) -> None:
         assert not fake.auth_failures
     finally:
         fake.stop()
+
+
+def test_settled_pushes_keep_only_the_held_set(ws: Workspace, fake: FakeTencentAds) -> None:
+    from privmigrate.ledger import open_ledger
+
+    write_customers(ws, customers(list(range(30))))
+    push(ws, fake)
+    write_customers(ws, customers(list(range(36))))
+    push(ws, fake, NOW + timedelta(days=1))
+    with open_ledger(ws.state_db) as conn:
+        (held,) = conn.execute("SELECT held_set_id FROM audiences").fetchone()
+        sets = [r[0] for r in conn.execute("SELECT set_id FROM audience_sets")]
+        chunks = conn.execute("SELECT COUNT(*) FROM audience_set_chunks").fetchone()[0]
+    assert sets == [held] and chunks == 1

@@ -2,9 +2,9 @@
 
 Generates a seeded synthetic order CSV in a temporary folder (never the repo), times
 ``pyarrow.csv.read_csv`` on it, then runs the one-shot CLI path in a subprocess in the same run
-and reports wall time, the ratio to the read, and the subprocess's peak RSS. It also times the
-scoring core alone (``build_customers`` on an in-memory order table) and the segment step on
-the workspace the one-shot run left behind.
+and reports wall time, the ratio to the read, and the subprocess's peak RSS. For attribution it
+also runs `load` alone, the segment step on the workspace the one-shot run left behind, and
+the scoring core alone (``build_customers`` on an in-memory order table).
 
     /tmp/venv/bin/python benchmarks/bench_segment.py --rows 1000000
     /tmp/venv/bin/python benchmarks/bench_segment.py --rows 10000000 --keep
@@ -117,6 +117,11 @@ def main() -> None:
         oneshot_s, oneshot_gb = run_cli(["segment", str(csv), *MAPS, "-w", str(ws), "--json"])
         print(f"segment FILE --map … (1 shot): {oneshot_s:7.2f} s  = {oneshot_s / read_s:.2f}× "
               f"the read, peak RSS {oneshot_gb:.2f} GB")
+        load_s, load_gb = run_cli(["load", str(csv), *MAPS, "-w", str(work / "ws_load"),
+                                   "--json"])
+        print(f"load FILE --map … (alone):     {load_s:7.2f} s  = {load_s / read_s:.2f}× "
+              f"the read, peak RSS {load_gb:.2f} GB")
+        shutil.rmtree(work / "ws_load", ignore_errors=True)
         seg_s, seg_gb = run_cli(["segment", "-w", str(ws), "--json"])
         print(f"segment (workspace only):      {seg_s:7.2f} s  = {seg_s / read_s:.2f}× "
               f"the read, peak RSS {seg_gb:.2f} GB")

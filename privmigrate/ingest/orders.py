@@ -320,7 +320,9 @@ def _coalesce_time(
     return result, bad_any, bad_col
 
 
-def _coalesce_phone(frame: pd.DataFrame | _Columns, columns: list[str]) -> tuple[pd.Series, pd.Series]:
+def _coalesce_phone(
+    frame: pd.DataFrame | _Columns, columns: list[str]
+) -> tuple[pd.Series, pd.Series]:
     """The first valid phone across the phone columns, else the first informative status."""
     if not columns:
         return (pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]"),

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from privmigrate.scoring.grouping import group_codes
+from privmigrate.scoring.grouping import dense_codes, group_codes
 from privmigrate.scoring.priority import PriorityWeights, priority_scores
 from privmigrate.scoring.rfm import (
     SEGMENT_LABELS,
@@ -52,17 +52,21 @@ def build_customers(
     rules: Iterable[Rule] = (),
     weights: PriorityWeights | None = None,
     converted: Iterable[str] | pd.Series | None = None,
+    customer_codes: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Score and segment the buyers in ``orders`` (``tables.read_orders`` shape).
 
     ``converted`` holds customer_ids known to have joined the private domain (track's
     conversions); they are flagged ``in_private_domain`` like 企微好友 buyers.
+    ``customer_codes`` (optional) is a non-negative integer per order row, equal exactly when
+    the customer_ids are equal and negative where customer_id is null — e.g. the component
+    labels ``load`` computes — and saves hashing the ids.
     The result is sorted by priority (highest first), then customer_id; ``attrs["as_of"]``
     holds the as-of date used.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    rows = _Rows(orders)
+    rows = _Rows(orders, customer_codes)
     as_of = rows.latest_paid_date() if as_of is None else as_date(as_of)
     if as_of is None:
         return empty_customers()
@@ -109,16 +113,18 @@ def _customers(rows: _Rows, purchase: np.ndarray, as_of_day: int, split: str,
 class _Rows:
     """The order rows that have a customer_id, as numpy arrays."""
 
-    def __init__(self, orders: pd.DataFrame) -> None:
-        ids = _arrow_strings(orders["customer_id"]) if "customer_id" in orders else pa.array(
-            [None] * len(orders), pa.string())
-        linked = ids.is_valid().to_numpy(zero_copy_only=False)
-        self.all_linked = bool(linked.all())
-        self.index = np.flatnonzero(linked)
-        self.frame = orders if self.all_linked else orders.iloc[self.index]
-        self.ids = ids if self.all_linked else ids.filter(pa.array(linked))
+    def __init__(self, orders: pd.DataFrame, labels: np.ndarray | None = None) -> None:
+        ids = _arrow_strings(orders["customer_id"]) if "customer_id" in orders else \
+            pa.chunked_array([pa.nulls(len(orders), pa.string())])
+        linked = ids.is_valid().to_numpy()
+        all_linked = bool(linked.all())
+        self.frame = orders if all_linked else orders.iloc[np.flatnonzero(linked)]
+        self.ids = ids if all_linked else ids.filter(pa.array(linked))
         self.n = len(self.frame)
-        self.codes, self.first_row = group_codes(self.ids)
+        if labels is None:
+            self.codes, self.first_row = group_codes(self.ids)
+        else:
+            self.codes, self.first_row = dense_codes(np.asarray(labels)[linked])
         self.k = len(self.first_row)
         self.paid = _equals(self.frame["status"], "paid")
         self.time = _micros(self.frame, "paid_at")
@@ -237,17 +243,15 @@ def _latest_rows(group: np.ndarray, key: np.ndarray, mask: np.ndarray, m: int,
     choice depends on the rows' values, never on their order in the file. ``best`` may pass
     the per-group maximum when the caller already has it.
     """
-    rows = np.flatnonzero(mask)
     picked = np.full(m, -1, dtype=np.int64)
-    if len(rows) == 0:
+    if not mask.any():
         return picked
-    g = group[rows]
-    k = key[rows]
     if best is None:
         best = np.full(m, np.iinfo(np.int64).min)
-        np.maximum.at(best, g, k)
-    top = k == best[g]
-    rows, g = rows[top], g[top]
+        np.maximum.at(best, group[mask], key[mask])
+    # rows outside ``mask`` may have group -1 (any value will do: they are masked out)
+    rows = np.flatnonzero(mask & (key == best[group]))
+    g = group[rows]
     single = np.bincount(g, minlength=m)[g] == 1
     picked[g[single]] = rows[single]
     if not single.all():
@@ -342,9 +346,10 @@ def _labels(codes: np.ndarray, labels: tuple[str, ...]) -> pd.Series:
     return pd.Series(pc.take(pa.array(labels, type=pa.string()), pa.array(codes)), dtype=STRING)
 
 
-def _arrow_strings(series: pd.Series) -> pa.Array:
+def _arrow_strings(series: pd.Series) -> pa.ChunkedArray:
+    """The column as Arrow strings, without copying when it is already pyarrow-backed."""
     arr = pa.array(series.astype(STRING) if series.dtype != STRING else series)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
 
 
 def _codes(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -380,7 +385,10 @@ def _micros(frame: pd.DataFrame, name: str) -> np.ndarray:
 def _ints(frame: pd.DataFrame, name: str, default: int) -> np.ndarray:
     if name not in frame:
         return np.full(len(frame), default, dtype=np.int64)
-    return frame[name].fillna(default).to_numpy(dtype=np.int64)
+    values = frame[name]
+    if values.hasnans:
+        values = values.fillna(default)
+    return values.to_numpy(dtype=np.int64)
 
 
 # -- the empty table -------------------------------------------------------------------------

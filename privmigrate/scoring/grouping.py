@@ -20,7 +20,7 @@ _MIX = np.uint64(0xFF51AFD7ED558CCD)
 _STEP = np.uint64(0x9E3779B97F4A7C15)
 
 
-def group_codes(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def group_codes(ids: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, first_row)`` for non-null string ``ids``.
 
     codes[i] is the group of row i (0..k-1, in no particular order); first_row[g] is the
@@ -29,16 +29,20 @@ def group_codes(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     n = len(ids)
     if n == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    keys = _hex_keys(ids)
-    if keys is not None:
-        return _factorize(keys)
+    chunks = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
+    keys = [_hex_keys(chunk) for chunk in chunks if len(chunk)]
+    if all(k is not None for k in keys):
+        return _factorize(np.concatenate(keys) if len(keys) > 1 else keys[0])
+    del keys
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
     words = _fixed_width_words(ids)
     if words is not None:
         codes, first = _factorize(_hash_words(words))
         rep = first[codes]
         if all(np.array_equal(words[:, j], words[rep, j]) for j in range(words.shape[1])):
             return codes, first
-    codes = pd.factorize(pd.arrays.ArrowExtensionArray(pa.chunked_array([ids])))[0]
+    codes = pd.factorize(pd.arrays.ArrowExtensionArray(ids))[0]
     codes = np.asarray(codes, dtype=np.int64)
     return codes, _first_rows(codes)
 
@@ -87,6 +91,20 @@ def _bucketed_factorize(keys: np.ndarray) -> np.ndarray:
     return codes
 
 
+def dense_codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, first_row)`` like ``group_codes`` from non-negative integer labels, in
+    linear time (no hashing): labels are renumbered 0..k-1 in label order."""
+    labels = labels.astype(np.int64, copy=False)
+    if len(labels) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    if labels.min() < 0:
+        raise ValueError("customer codes must be non-negative where customer_id is set")
+    present = np.bincount(labels) > 0
+    remap = np.cumsum(present) - 1
+    codes = remap[labels]
+    return codes, _first_rows(codes)
+
+
 def _first_rows(codes: np.ndarray) -> np.ndarray:
     k = int(codes.max()) + 1 if len(codes) else 0
     first = np.full(k, -1, dtype=np.int64)
@@ -97,8 +115,6 @@ def _first_rows(codes: np.ndarray) -> np.ndarray:
 
 def _bytes_of(ids: pa.Array) -> tuple[np.ndarray, int] | None:
     """The ids' bytes and their common width, when every id has the same byte length."""
-    if isinstance(ids, pa.ChunkedArray):
-        ids = ids.combine_chunks()
     if ids.null_count or not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
         return None
     off_type = np.int64 if pa.types.is_large_string(ids.type) else np.int32

@@ -29,6 +29,8 @@ def segment_workspace(
     ``split`` None means ``segment.split`` from privmigrate.toml. InputError when there is
     no paid order to score.
     """
+    import pyarrow as pa
+
     from privmigrate.scoring import build_customers, segment_summary
     from privmigrate.scoring.customers_io import (
         export_customers,
@@ -38,6 +40,8 @@ def segment_workspace(
     from privmigrate.scoring.settings import SegmentSettings
 
     settings = SegmentSettings.from_config(read_config(ws.config_path), str(ws.config_path))
+    # a `load` just before in this process may leave freed memory in Arrow's pool
+    pa.default_memory_pool().release_unused()
     chosen_split = split or settings.split
     orders = read_orders_for_scoring(ws.orders_path)
     customers = build_customers(

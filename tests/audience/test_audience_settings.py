@@ -77,3 +77,21 @@ segments = ["没有这个分组"]
         assert fake.audience_by_name("lapsed") is not None  # the good one went through
     finally:
         fake.stop()
+
+
+def test_changing_the_id_type_of_a_synced_audience_is_refused(ws: Workspace) -> None:
+    import numpy as np
+
+    from privmigrate.audience import state
+    from privmigrate.audience.diff import as_set
+    from privmigrate.audience.settings import AudienceDef
+    from privmigrate.ledger import open_ledger, transaction
+
+    md5 = AudienceDef("lapsed", "tencent", ("*",), "md5")
+    with open_ledger(ws.state_db) as conn:
+        state.ensure_audience(conn, md5, NOW)
+        with transaction(conn):
+            held = state.save_set(conn, md5.key, as_set(np.zeros((1, 16), np.uint8)), NOW)
+            state.update_audience(conn, md5.key, held_set_id=held, held_count=1)
+        with pytest.raises(ConfigError, match='keep id_type = "md5"'):
+            state.ensure_audience(conn, AudienceDef("lapsed", "tencent", ("*",), "sha256"), NOW)

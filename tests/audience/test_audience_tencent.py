@@ -248,3 +248,46 @@ def test_settled_pushes_keep_only_the_held_set(ws: Workspace, fake: FakeTencentA
         sets = [r[0] for r in conn.execute("SELECT set_id FROM audience_sets")]
         chunks = conn.execute("SELECT COUNT(*) FROM audience_set_chunks").fetchone()[0]
     assert sets == [held] and chunks == 1
+
+
+def test_rejection_found_while_a_push_is_unfinished(ws: Workspace,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file of an earlier push is rejected while a later push is interrupted: the later
+    push still ends with the held set equal to what the platform holds."""
+    fake = FakeTencentAds(process_polls=1000)  # files stay PROCESSING until settled
+    fake.url = fake.start()
+    try:
+        write_customers(ws, customers(list(range(30))))
+        push(ws, fake)
+        fake.settle()
+        write_customers(ws, customers(list(range(36))))
+        push(ws, fake, NOW + timedelta(hours=1))  # push A: its file is still processing
+        write_customers(ws, customers(list(range(40))))
+        real_done = sync_module._done
+
+        def crash(ctx: Any, step: dict[str, Any], result: dict[str, Any]) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(sync_module, "_done", crash)
+        with pytest.raises(KeyboardInterrupt):
+            push(ws, fake, NOW + timedelta(hours=2))  # push B dies after its upload
+        monkeypatch.setattr(sync_module, "_done", real_done)
+        file_a = list(fake.files.values())[1]
+        fake.error_rate = 1.0
+        fake._process(file_a)  # the platform rejects push A's file
+        fake.error_rate = 0.0
+        fake.settle()  # push B's file is applied
+        client = TencentAdsClient(fake.url, fake.token, fake.account_id, sleep=NO_SLEEP)
+        (row,) = audience_status(ws, refresh_remote=True, now=NOW + timedelta(hours=3),
+                                 client_factory=lambda platform, settings: client)
+        assert row["unfinished_push"] is not None
+        resumed = push(ws, fake, NOW + timedelta(hours=4))  # finishes B, re-adds A's ids
+        assert "left unfinished" in resumed.notes[0]
+        assert resumed.added == len(lapsed(range(30, 36)))
+        fake.settle()
+        push(ws, fake, NOW + timedelta(hours=5))
+        audience = fake.audience_by_name("lapsed")
+        assert fake.members(audience["audience_id"]) == lapsed(range(40))
+        assert audience_status(ws, now=NOW)[0]["size"] == len(lapsed(range(40)))
+    finally:
+        fake.stop()

@@ -185,3 +185,13 @@ def test_unknown_split_is_rejected():
     with pytest.raises(ValueError):
         build_customers(orders([{"customer": 1, "paid_at": "2026-01-01", "yuan": 1}]),
                         split="mode")
+
+
+def test_precomputed_customer_codes_give_the_same_table():
+    rows = [{"customer": c, "paid_at": f"2026-01-{d:02d}", "yuan": 10 * d, "phone": phone(c)}
+            for c, d in [(1, 3), (2, 4), (1, 5), (7, 9), (2, 2)]]
+    rows.append({"customer": None, "paid_at": "2026-01-09", "yuan": 1})
+    data = orders(rows)
+    labels = np.array([40, 3, 40, 11, 3, -1])
+    pd.testing.assert_frame_equal(build_customers(data, customer_codes=labels),
+                                  build_customers(data))

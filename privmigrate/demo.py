@@ -96,6 +96,23 @@ def simulate_wecom_adds(ws: Workspace, night: date, *, seed: int = 11) -> Path |
     return target
 
 
+def simulate_sms_acceptance(ws: Workspace, night: date, now: datetime) -> int:
+    """Mark the night's planned SMS as accepted by a provider, as `invite --send` would.
+
+    No SMS provider is reachable from a demo; the rows are marked with provider code DEMO so
+    the simulation is visible in the ledger and the workbook never mistakes it for a send.
+    """
+    from privmigrate.ledger import transaction
+
+    with open_ledger(ws.state_db) as conn, transaction(conn):
+        cur = conn.execute(
+            "UPDATE invitations SET status = 'accepted', provider_code = 'DEMO', sent_at = ? "
+            "WHERE night = ? AND channel = 'sms' AND status = 'planned'",
+            (now.isoformat(timespec="seconds"), night.isoformat()),
+        )
+        return cur.rowcount
+
+
 def build_demo_audiences(ws: Workspace, now: datetime) -> list[dict[str, Any]]:
     """Packages for all four platforms from the demo's best segments."""
     from privmigrate.audience.build import build_audience
@@ -119,6 +136,7 @@ def run_demo(ws: Workspace, night: date, now: datetime,
     with ws.lock("demo"):
         first = run_night(ws, night, now=now, progress=progress)
         audiences = build_demo_audiences(ws, now)
+        simulated = simulate_sms_acceptance(ws, night, now)
         adds = simulate_wecom_adds(ws, night)
         later = now + timedelta(days=6)
         track = run_track(ws, [adds], from_api=False, now=later, progress=progress) \
@@ -129,6 +147,7 @@ def run_demo(ws: Workspace, night: date, now: datetime,
         "exports": [p.name for p in files],
         "night": first.to_dict(),
         "audiences": audiences,
+        "sms_simulated": simulated,
         "track": track,
         "report": report,
     }

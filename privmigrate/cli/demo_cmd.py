@@ -50,6 +50,8 @@ def register(app: typer.Typer) -> None:
             print_segments(seg["detail"])
         for a in result["audiences"]:
             stderr.print(f"audience package: {a.get('platform')} → {a.get('path') or a}")
+        stderr.print(f"SMS sending simulated for the demo: {result['sms_simulated']} messages "
+                     "marked accepted (a real night sends with `privmigrate invite --send`)")
         if result["track"]:
             t = result["track"]
             stderr.print(f"WeCom adds read back: {t.get('conversions_new', 0)} new conversions, "

@@ -24,6 +24,9 @@ from privmigrate.ledger import open_ledger
 from privmigrate.workspace import Workspace
 
 SENT_STATUSES = ("accepted", "called")  # the provider took the SMS, or the call was made
+# A call list is handed to the agents when the batch is written; privmigrate does not hear
+# back from the outbound tool, so a planned call counts as issued (sent).
+CALL_ISSUED_STATUSES = ("planned", "called")
 UNSURE_STATUSES = ("unknown", "sending")  # no answer from the provider / a send cut short
 INVITE_DIMENSIONS = ("night", "channel", "template_id", "variant", "staff")
 
@@ -177,6 +180,8 @@ def _invitation_columns(conn: sqlite3.Connection) -> list[str]:
 def _summarise_invitations(inv: pd.DataFrame, conv: pd.DataFrame | None,
                            data: ReportData) -> None:
     status = inv["status"].astype("string").fillna("unknown")
+    is_call = inv["channel"].astype("string").eq("call").fillna(False)
+    status = status.mask(is_call & status.isin(CALL_ISSUED_STATUSES), "called")
     attributed = set()
     converted_customers: set[str] = set()
     if conv is not None and len(conv):

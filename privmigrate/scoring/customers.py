@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from privmigrate.scoring.grouping import dense_codes, group_codes
+from privmigrate.scoring.grouping import dense_codes, group_codes, hex_keys
 from privmigrate.scoring.priority import PriorityWeights, priority_scores
 from privmigrate.scoring.rfm import (
     SEGMENT_LABELS,
@@ -89,13 +89,11 @@ def _customers(rows: _Rows, purchase: np.ndarray, as_of_day: int, split: str,
     num["reachable_by_sms"] = picks["phone"] >= 0
     status = _phone_status(rows, group, m, picks["phone"])
     sources = _source_bits(rows, group, m)
-    ids = pc.take(rows.ids, pa.array(rows.first_row[keep]))
+    ids = pc.take(rows.ids.combine_chunks(), pa.array(rows.first_row[keep]))
+    ids = ids if isinstance(ids, pa.ChunkedArray) else pa.chunked_array([ids])
     num["in_private_domain"] = _in_domain(rows, group, m, ids, converted)
     _score(num, weights)
-    order = pc.sort_indices(
-        pa.table({"priority": num["priority"], "customer_id": ids}),
-        sort_keys=[("priority", "descending"), ("customer_id", "ascending")],
-    ).to_numpy()
+    order = _priority_order(num["priority"], ids)
     out = pd.DataFrame({k: v[order] for k, v in num.items()})
     out.insert(0, "customer_id", pd.Series(pc.take(ids, pa.array(order)), dtype=STRING))
     out["phone"] = _take(rows.column("phone"), picks["phone"][order])
@@ -108,6 +106,18 @@ def _customers(rows: _Rows, purchase: np.ndarray, as_of_day: int, split: str,
                                       out["total_fen"].to_numpy(), split)
     out["segment"] = apply_rules(out, rules, out["rfm_segment"])
     return out[list(CUSTOMER_DTYPES)]
+
+
+def _priority_order(priority: np.ndarray, ids: pa.ChunkedArray) -> np.ndarray:
+    """Row order: priority descending, then customer_id ascending."""
+    keys = [hex_keys(chunk) for chunk in ids.chunks if len(chunk)]
+    if keys and all(k is not None for k in keys):
+        # load's ids (C + 16 hex digits) sort like the integers they spell
+        return np.lexsort((np.concatenate(keys), -priority))
+    return pc.sort_indices(
+        pa.table({"priority": priority, "customer_id": ids}),
+        sort_keys=[("priority", "descending"), ("customer_id", "ascending")],
+    ).to_numpy()
 
 
 class _Rows:
@@ -333,7 +343,9 @@ def _take(series: pd.Series, picked: np.ndarray) -> pd.Series:
         categories = pa.array([str(c) for c in series.cat.categories], type=pa.string())
         arr = pc.take(categories, pa.array(sel, mask=sel < 0, type=pa.int64()))
     else:
-        arr = pc.take(_arrow_strings(series), pa.array(picked, mask=missing, type=pa.int64()))
+        # NOTE: taking from one combined array is 2-4x faster than from many chunks
+        arr = pc.take(_arrow_strings(series).combine_chunks(),
+                      pa.array(picked, mask=missing, type=pa.int64()))
     return pd.Series(arr, dtype=STRING)
 
 

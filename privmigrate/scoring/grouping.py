@@ -30,7 +30,7 @@ def group_codes(ids: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray
     if n == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     chunks = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
-    keys = [_hex_keys(chunk) for chunk in chunks if len(chunk)]
+    keys = [hex_keys(chunk) for chunk in chunks if len(chunk)]
     if all(k is not None for k in keys):
         return _factorize(np.concatenate(keys) if len(keys) > 1 else keys[0])
     del keys
@@ -134,7 +134,7 @@ def _lanes(byte: int) -> np.uint64:
     return np.uint64(int.from_bytes(bytes([byte]) * 8, "little"))
 
 
-def _hex_keys(ids: pa.Array) -> np.ndarray | None:
+def hex_keys(ids: pa.Array) -> np.ndarray | None:
     """``C`` + 16 lowercase hex digits → the uint64 they spell; None for any other shape."""
     found = _bytes_of(ids)
     if found is None or found[1] != 17:

@@ -195,3 +195,13 @@ def test_precomputed_customer_codes_give_the_same_table():
     labels = np.array([40, 3, 40, 11, 3, -1])
     pd.testing.assert_frame_equal(build_customers(data, customer_codes=labels),
                                   build_customers(data))
+
+
+def test_any_customer_id_shape_sorts_by_priority_then_id():
+    data = orders([{"customer": i, "paid_at": "2026-01-01", "yuan": 5} for i in range(4)])
+    data["customer_id"] = pd.Series(["b-2", "a-10", "zz", "a-9"], dtype="string[pyarrow]")
+    c = build_customers(data)
+    assert c["customer_id"].tolist() == ["a-10", "a-9", "b-2", "zz"]  # equal priorities
+    hexed = build_customers(orders([{"customer": i, "paid_at": "2026-01-01", "yuan": 5}
+                                     for i in (12, 3, 255)]))
+    assert hexed["customer_id"].tolist() == [cid(3), cid(12), cid(255)]

@@ -50,14 +50,14 @@ def test_group_codes_matches_factorize_on_random_ids():
 
 def test_hex_ids_decode_to_the_integers_they_spell():
     ids = pa.array(["C00000000000000ff", "Cffffffffffffffff", "C0123456789abcdef"])
-    keys = grouping._hex_keys(ids)
+    keys = grouping.hex_keys(ids)
     assert keys is not None
     assert [int(k) for k in keys] == [0xFF, 2**64 - 1, 0x0123456789ABCDEF]
 
 
 def test_ids_that_are_not_lowercase_hex_take_the_verified_path():
     for odd in ("C0123456789ABCDEF", "C0123456789abcdeg", "X0123456789abcdef"):
-        assert grouping._hex_keys(pa.array([odd, "C0123456789abcdef"])) is None
+        assert grouping.hex_keys(pa.array([odd, "C0123456789abcdef"])) is None
     ids = pa.array(["C0123456789ABCDEF", "C0123456789abcdef", "C0123456789ABCDEF"])
     codes, first = grouping.group_codes(ids)
     assert codes.tolist() == [0, 1, 0] and first.tolist() == [0, 1]

@@ -259,7 +259,7 @@ def _step_segment(ws: Workspace, night: date, now: datetime, settings: RunSettin
 
     if dry_run:
         return {"note": "would rebuild data/customers.parquet"}
-    return segment_workspace(ws, None, None, None, False)
+    return segment_workspace(ws, night, None, None, False)
 
 
 def _step_invite(ws: Workspace, night: date, now: datetime, settings: RunSettings,

@@ -126,10 +126,26 @@ def assign_customer_ids(orders: pd.DataFrame, secret: bytes) -> pd.Series:
     hashes = np.concatenate([p_hashes, b_hashes])
     is_root = labels == np.arange(n_nodes)
     node_ids = np.full(n_nodes, None, dtype=object)
-    node_ids[is_root] = np.char.add("C", np.char.mod("%016x", hashes[is_root]))
+    node_ids[is_root] = hex_ids(hashes[is_root])
     ids = pc.take(pa.array(node_ids, type=pa.large_string()),
                   pa.array(np.maximum(root, 0), mask=root < 0))
-    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([ids])), index=orders.index)
+    out = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([ids])), index=orders.index)
+    out.attrs["customers"] = int(np.count_nonzero(np.bincount(root[root >= 0],
+                                                              minlength=n_nodes)))
+    return out
+
+
+_HEX = np.array([ord(c) for c in "0123456789abcdef"], dtype=np.uint32)
+
+
+def hex_ids(hashes: np.ndarray) -> np.ndarray:
+    """``C`` + 16 lowercase hex digits per uint64, built as UCS-4 code points (vectorised)."""
+    nibbles = hashes.astype(">u8").view(np.uint8).reshape(-1, 8)
+    digits = np.stack([nibbles >> 4, nibbles & 15], axis=-1).reshape(-1, 16)
+    points = np.empty((len(hashes), 17), dtype=np.uint32)
+    points[:, 0] = ord("C")
+    points[:, 1:] = _HEX[digits]
+    return points.view("U17").ravel().astype(object)
 
 
 def id_hash_key(secret: bytes) -> str:

@@ -23,8 +23,20 @@ from privmigrate.errors import InputError
 from privmigrate.ingest import formats
 from privmigrate.ingest.cells import fen_to_decimal
 from privmigrate.ingest.identity import assign_customer_ids
-from privmigrate.ingest.orders import REJECT_COLUMNS, build_orders
-from privmigrate.ingest.readers import read_export
+from privmigrate.ingest.orders import (
+    REJECT_COLUMNS,
+    BuiltOrders,
+    build_orders,
+    merge_line_items,
+)
+from privmigrate.ingest.readers import (
+    CSV_SUFFIXES,
+    CarefulReadNeeded,
+    check_path,
+    csv_layout,
+    iter_csv_chunks,
+    read_export,
+)
 from privmigrate.ingest.settings import LoadSettings
 from privmigrate.ledger import open_ledger, transaction
 from privmigrate.progress import NULL_PROGRESS, Progress
@@ -100,10 +112,14 @@ def load_files(
 
     for i, b in enumerate(built):
         b[2]["_file"] = i
-    new = pd.concat([b[2] for b in built], ignore_index=True) if built else pd.DataFrame()
+    frames = [b[2] for b in built]
+    new = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     existing = read_orders_table(ws.orders_path)
     merged, new_count = _merge(existing, new)
-    merged["customer_id"] = assign_customer_ids(merged, ws.secret())
+    customer_ids = assign_customer_ids(merged, ws.secret())
+    customers_total = customer_ids.attrs.get("customers", 0)
+    merged["customer_id"] = customer_ids
+    del customer_ids
     # unlinked counts are only known after identity resolution over the whole table
     file_index = merged.pop("_file").fillna(-1).to_numpy(dtype=np.int64)
     unlinked = np.bincount(
@@ -125,7 +141,7 @@ def load_files(
     return LoadSummary(
         files=[b[4] for b in built],
         orders_total=len(merged),
-        customers_total=int(merged["customer_id"].nunique()),
+        customers_total=int(customers_total),
         new_orders=new_count,
         rejects_path=str(ws.rejects_path),
         orders_path=str(ws.orders_path),
@@ -138,17 +154,24 @@ def _load_one(
     saved = settings.mapping_for(path)
     mapping = {**(saved.mapping if saved else {}), **options.mapping}
     source = options.source or (saved.source if saved else None)
-    raw = read_export(path, encoding=options.encoding or settings.encoding,
-                      header_score=formats.header_score)
-    header = list(raw.frame.columns)
-    profile = formats.choose_profile(header, source=source, mapping=mapping, file_label=str(path))
-    result = build_orders(raw, profile, settings.status_words)
+    encoding = options.encoding or settings.encoding
+    streamed = _load_streamed(path, encoding, source, mapping, settings)
+    if streamed is not None:
+        profile, raw_encoding, result, bad_rows = streamed
+    else:
+        raw = read_export(path, encoding=encoding, header_score=formats.header_score)
+        header = list(raw.frame.columns)
+        profile = formats.choose_profile(header, source=source, mapping=mapping,
+                                         file_label=str(path))
+        result = build_orders(raw, profile, settings.status_words)
+        raw_encoding, bad_rows = raw.encoding, len(raw.bad_rows)
+        del raw
     orders = result.orders
     summary = FileSummary(
         file=str(path),
         source=profile.name,
-        encoding=raw.encoding,
-        rows=result.rows_read + len(raw.bad_rows),
+        encoding=raw_encoding,
+        rows=result.rows_read + bad_rows,
         loaded=len(orders),
         rejected=len(result.rejects),
         summary_rows=result.summary_rows,
@@ -157,6 +180,41 @@ def _load_one(
         phone_status={k: int(v) for k, v in orders["phone_status"].value_counts().items()},
     )
     return path, file_sha256(path), orders, result.rejects, summary
+
+
+# CSVs above this size are read in chunks so memory stays bounded (raw cells of one chunk).
+STREAM_BYTES = 256 << 20
+
+
+def _load_streamed(
+    path: Path, encoding: str | None, source: str | None, mapping: dict[str, str],
+    settings: LoadSettings,
+) -> tuple[formats.Profile, str, BuiltOrders, int] | None:
+    """Build a big CSV's orders chunk by chunk; None when the file is not for streaming."""
+    check_path(path)
+    if path.suffix.lower() not in CSV_SUFFIXES or path.stat().st_size < STREAM_BYTES:
+        return None
+    layout = csv_layout(path, encoding=encoding, header_score=formats.header_score)
+    profile = formats.choose_profile(layout.header, source=source, mapping=mapping,
+                                     file_label=str(path))
+    parts: list[BuiltOrders] = []
+    try:
+        for chunk in iter_csv_chunks(path, layout):
+            parts.append(build_orders(chunk, profile, settings.status_words, merge_lines=False))
+            del chunk
+    except CarefulReadNeeded:
+        return None  # bad rows or a late encoding change: the whole-file path reports them
+    orders = pd.concat([p.orders for p in parts], ignore_index=True) if len(parts) > 1 \
+        else parts[0].orders
+    rejects = [p.rejects for p in parts if len(p.rejects)]
+    result = BuiltOrders(
+        orders=merge_line_items(orders, profile),
+        rejects=pd.concat(rejects, ignore_index=True) if rejects
+        else pd.DataFrame(columns=REJECT_COLUMNS),
+        rows_read=sum(p.rows_read for p in parts),
+        summary_rows=sum(p.summary_rows for p in parts),
+    )
+    return profile, layout.encoding, result, 0
 
 
 def file_sha256(path: Path) -> str:

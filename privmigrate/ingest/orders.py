@@ -104,9 +104,17 @@ class _Rejects:
 
 
 def build_orders(
-    raw: RawExport, profile: Profile, extra_status_words: Mapping[str, str] | None = None
+    raw: RawExport,
+    profile: Profile,
+    extra_status_words: Mapping[str, str] | None = None,
+    *,
+    merge_lines: bool = True,
 ) -> BuiltOrders:
-    """Map one export onto the order table; bad cells reject their row, never the file."""
+    """Map one export onto the order table; bad cells reject their row, never the file.
+
+    With ``merge_lines`` False (one chunk of a streamed file) line items of an order are left
+    as rows, with their ``refund_fen``, for ``merge_line_items`` over the whole file.
+    """
     frame = raw.frame
     cols = profile.resolve(list(frame.columns))
     rejects = _Rejects(raw)
@@ -251,7 +259,8 @@ def build_orders(
 
     keep = keep_mask & ~rejects.mask
     orders = out[keep]
-    orders = _merge_line_items(orders, profile)
+    if merge_lines:
+        orders = merge_line_items(orders, profile)
     return BuiltOrders(
         orders=orders.reset_index(drop=True),
         rejects=rejects.frame(),
@@ -478,7 +487,7 @@ def _content_ids(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(ids, index=frame.index, dtype="string[pyarrow]")
 
 
-def _merge_line_items(orders: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+def merge_line_items(orders: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     """One row per order: line-item exports repeat the order on every product line."""
     ids = orders["order_id"].astype("string[pyarrow]").array._pa_array
     if len(pc.unique(ids)) == len(ids):
@@ -510,4 +519,5 @@ def _merge_line_items(orders: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     return merged.drop(columns=["refund_fen"])
 
 
-__all__ = ["CANCELLED", "CLOSED", "REJECT_COLUMNS", "BuiltOrders", "build_orders"]
+__all__ = ["CANCELLED", "CLOSED", "REJECT_COLUMNS", "BuiltOrders", "build_orders",
+           "merge_line_items"]

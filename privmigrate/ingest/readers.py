@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,14 +61,14 @@ def read_export(
     path: Path, *, encoding: str | None = None, header_score: HeaderScorer | None = None
 ) -> RawExport:
     """Read ``path`` (CSV or Excel) as text; InputError with a fix when it cannot be read."""
-    _check_path(path)
+    check_path(path)
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES or _looks_like_zip(path):
         return read_excel(path, header_score=header_score)
     return read_csv(path, encoding=encoding, header_score=header_score)
 
 
-def _check_path(path: Path) -> None:
+def check_path(path: Path) -> None:
     if not path.exists():
         raise InputError(f"{path}: no such file; check the path")
     if path.is_dir():
@@ -175,9 +175,20 @@ def _find_header(rows: list[list[str]], header_score: HeaderScorer | None) -> in
     return best
 
 
-def read_csv(
+@dataclass(frozen=True)
+class CsvLayout:
+    """What sniffing the start of a CSV found: encoding, delimiter, header and its line."""
+
+    encoding: str
+    delimiter: str
+    header: list[str]
+    skip: int  # lines above the header
+
+
+def csv_layout(
     path: Path, *, encoding: str | None = None, header_score: HeaderScorer | None = None
-) -> RawExport:
+) -> CsvLayout:
+    """Sniff a CSV's encoding, delimiter and header row from its first megabyte."""
     with path.open("rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
     enc = encoding or sniff_encoding(sample)
@@ -205,7 +216,14 @@ def read_csv(
     if not head_rows:
         raise InputError(f"{path}: no header row found; is this an order export?")
     skip = _find_header(head_rows, header_score)
-    header = clean_header(head_rows[skip])
+    return CsvLayout(enc, delimiter, clean_header(head_rows[skip]), skip)
+
+
+def read_csv(
+    path: Path, *, encoding: str | None = None, header_score: HeaderScorer | None = None
+) -> RawExport:
+    layout = csv_layout(path, encoding=encoding, header_score=header_score)
+    enc, delimiter, header, skip = layout.encoding, layout.delimiter, layout.header, layout.skip
     try:
         table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=True,
                                 newlines_in_values=False)
@@ -231,6 +249,67 @@ def read_csv(
         # the k-th surviving row sits after every bad line at or before its position
         rows = rows + np.searchsorted(bad_lines - np.arange(len(bad_lines)), rows, side="right")
     return RawExport(path, frame, rows, None, bad, enc, header_line)
+
+
+class CarefulReadNeeded(Exception):
+    """A streamed CSV has bad rows or a late encoding change: read it whole instead."""
+
+
+def iter_csv_chunks(
+    path: Path, layout: CsvLayout, rows_per_chunk: int = 2_000_000
+) -> Iterator[RawExport]:
+    """Stream a big CSV as RawExports of about ``rows_per_chunk`` rows, so memory stays bounded.
+
+    Raises CarefulReadNeeded (before or between chunks) when a row does not split into the
+    header's columns or the bytes stop decoding: the caller then reads the file whole, which
+    reports such rows with their line numbers.
+    """
+    bad: list[int] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        bad.append(1)
+        return "skip"
+
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                encoding=layout.encoding, column_names=layout.header, skip_rows=layout.skip + 1,
+                use_threads=True, block_size=32 << 20,
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=layout.delimiter,
+                                              invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.large_string() for name in layout.header},
+                strings_can_be_null=True, quoted_strings_can_be_null=True, null_values=[""],
+            ),
+        )
+        first_row = layout.skip + 2  # spreadsheet row of the first data row
+        batches: list[pa.RecordBatch] = []
+        pending = 0
+        for batch in reader:
+            if bad:
+                raise CarefulReadNeeded(path)
+            batches.append(batch)
+            pending += batch.num_rows
+            if pending >= rows_per_chunk:
+                yield _chunk(path, layout, batches, first_row)
+                first_row += pending
+                batches, pending = [], 0
+        if bad:
+            raise CarefulReadNeeded(path)
+        if batches:
+            yield _chunk(path, layout, batches, first_row)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise CarefulReadNeeded(path) from exc
+
+
+def _chunk(path: Path, layout: CsvLayout, batches: list[pa.RecordBatch],
+           first_row: int) -> RawExport:
+    table = pa.Table.from_batches(batches)
+    frame = table.to_pandas(types_mapper=_string_mapper)
+    rows = np.arange(len(frame), dtype=np.int64) + first_row
+    return RawExport(path, frame, rows, None, [], layout.encoding, layout.skip + 1)
 
 
 def _arrow_csv(
@@ -262,7 +341,8 @@ def _arrow_csv(
             invalid_row_handler=on_invalid,
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in header},
+            # large_string is what pandas' string[pyarrow] holds: no copy when converting
+            column_types={name: pa.large_string() for name in header},
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
             null_values=[""],

@@ -288,8 +288,10 @@ def _phone_status(rows: _Rows, group: np.ndarray, m: int, phone_row: np.ndarray)
 
 def _source_bits(rows: _Rows, group: np.ndarray, m: int) -> np.ndarray:
     """Per customer, a bit per platform (``rows.platforms``) they were seen on, any status."""
-    on = group >= 0
     bits = np.zeros(m, dtype=np.int64)
+    if len(set(rows.platform_bit)) == 1:  # one platform: everybody was seen there
+        return bits | (1 << rows.platform_bit[0])
+    on = group >= 0
     for code, bit in enumerate(rows.platform_bit):
         seen = np.bincount(group[on & (rows.source_codes == code)], minlength=m) > 0
         bits |= seen.astype(np.int64) << bit

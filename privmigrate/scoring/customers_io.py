@@ -106,11 +106,12 @@ def decimal_fen(amount: pa.ChunkedArray) -> np.ndarray:
     for chunk in amount.chunks:
         words = np.frombuffer(chunk.buffers()[1], dtype=np.int64,
                               count=2 * (chunk.offset + len(chunk)))
-        low = words[2 * chunk.offset::2].copy()
+        low = words[2 * chunk.offset::2]
         if chunk.null_count:
+            low = low.copy()
             low[chunk.is_null().to_numpy(zero_copy_only=False)] = 0
         parts.append(low)
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)  # one copy
 
 
 def _strings(t: pa.DataType) -> Any:

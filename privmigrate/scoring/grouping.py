@@ -56,6 +56,10 @@ def _factorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     change = np.empty(len(keys), dtype=bool)
     change[0] = True
     np.not_equal(keys[1:], keys[:-1], out=change[1:])
+    runs = int(np.count_nonzero(change))
+    if runs > len(keys) // 2:  # not clustered: runs would only cost
+        codes = _bucketed_factorize(keys)
+        return codes, _first_rows(codes)
     starts = np.flatnonzero(change)
     run_codes = _bucketed_factorize(keys[starts])
     lengths = np.diff(np.append(starts, len(keys)))

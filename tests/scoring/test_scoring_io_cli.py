@@ -205,3 +205,14 @@ def test_segment_with_a_generic_csv_and_maps(ws: Workspace, runner, tmp_path: Pa
 def test_help_has_an_example(runner):
     result = runner.invoke(app, ["segment", "--help"])
     assert result.exit_code == 0 and "Example: privmigrate segment" in result.output
+
+
+def test_decimal_fen_reads_exact_fen_with_nulls_negatives_and_slices():
+    from decimal import Decimal
+
+    from privmigrate.scoring.customers_io import decimal_fen
+
+    values = [Decimal("12.34"), None, Decimal("-0.01"), Decimal("9999999999999999.99")]
+    arr = pa.chunked_array([pa.array(values, type=pa.decimal128(18, 2)).slice(1),
+                            pa.array([Decimal("1.00")], type=pa.decimal128(18, 2))])
+    assert decimal_fen(arr).tolist() == [0, -1, 999999999999999999, 100]

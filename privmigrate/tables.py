@@ -18,6 +18,8 @@ from privmigrate.errors import InputError
 from privmigrate.workspace import atomic_path
 
 AMOUNT_TYPE = pa.decimal128(18, 2)
+# large_string is what pandas' string[pyarrow] holds, so writing and reading copy nothing.
+TEXT_TYPE = pa.large_string()
 TIME_TYPE = pa.timestamp("us")
 
 ORDER_STATUSES = ("paid", "refunded", "cancelled", "unpaid")
@@ -34,20 +36,20 @@ CATEGORICAL_COLUMNS = {"source": SOURCE_DTYPE, "status": STATUS_DTYPE,
 
 ORDERS_SCHEMA = pa.schema(
     [
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("order_id", pa.string(), nullable=False),
-        pa.field("customer_id", pa.string()),
-        pa.field("buyer_id", pa.string()),
-        pa.field("name", pa.string()),
-        pa.field("phone", pa.string()),
-        pa.field("phone_status", pa.string(), nullable=False),
+        pa.field("source", TEXT_TYPE, nullable=False),
+        pa.field("order_id", TEXT_TYPE, nullable=False),
+        pa.field("customer_id", TEXT_TYPE),
+        pa.field("buyer_id", TEXT_TYPE),
+        pa.field("name", TEXT_TYPE),
+        pa.field("phone", TEXT_TYPE),
+        pa.field("phone_status", TEXT_TYPE, nullable=False),
         pa.field("ordered_at", TIME_TYPE),
         pa.field("paid_at", TIME_TYPE),
         pa.field("amount", AMOUNT_TYPE),
-        pa.field("status", pa.string(), nullable=False),
-        pa.field("product", pa.string()),
-        pa.field("province", pa.string()),
-        pa.field("city", pa.string()),
+        pa.field("status", TEXT_TYPE, nullable=False),
+        pa.field("product", TEXT_TYPE),
+        pa.field("province", TEXT_TYPE),
+        pa.field("city", TEXT_TYPE),
         # 1 for a real order; n for an aggregated row (有赞 customer export: 消费次数)
         pa.field("order_count", pa.int32(), nullable=False),
         # True when the export says the buyer is already a WeCom friend (有赞 企微好友, 视频号 企微)

@@ -115,7 +115,8 @@ def assign_customer_ids(orders: pd.DataFrame, secret: bytes) -> pd.Series:
     phone = pc.if_else(valid, _arrow(orders["phone"]), pa.scalar(None, pa.large_string()))
     buyer = _arrow(orders["buyer_id"])
     buyer = pc.if_else(pc.match_substring(buyer, "*"), pa.scalar(None, pa.large_string()), buyer)
-    # Both encodings spend their time in Arrow's hash kernels (GIL released): one per core.
+    # Both encodings spend their time in Arrow's hash kernels (GIL released): one per core —
+    # unless the table is big enough that two hash tables at once would raise the peak.
     with ThreadPoolExecutor(max_workers=2) as pool:
         phones = pool.submit(_ranked_codes, phone, hash_key)
         buyers = pool.submit(_buyer_codes, orders["source"], buyer, hash_key)

@@ -8,6 +8,9 @@ so a bad file leaves the workspace as it was.
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import ctypes.util
 import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -111,11 +114,14 @@ def load_files(
     progress.finish()
 
     for i, b in enumerate(built):
-        b[2]["_file"] = i
+        b[2]["_file"] = np.int16(i)
     frames = [b[2] for b in built]
     new = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     existing = read_orders_table(ws.orders_path)
     merged, new_count = _merge(existing, new)
+    del new, frames, existing
+    built = [(p, sha, None, rej, summ) for p, sha, _, rej, summ in built]  # frames now in merged
+    release_memory()
     customer_ids = assign_customer_ids(merged, ws.secret())
     customers_total = customer_ids.attrs.get("customers", 0)
     merged["customer_id"] = customer_ids
@@ -134,6 +140,7 @@ def load_files(
                 f"{profile.title}: the export has no buyer key; "
                 f"{summary.unlinked} orders kept but cannot be tied to a buyer"
             )
+    release_memory()
     table = _to_arrow(merged)
     write_table_atomic(table, ws.orders_path)
     _write_rejects(ws, [(b[0], b[3]) for b in built])
@@ -197,24 +204,48 @@ def _load_streamed(
     layout = csv_layout(path, encoding=encoding, header_score=formats.header_score)
     profile = formats.choose_profile(layout.header, source=source, mapping=mapping,
                                      file_label=str(path))
-    parts: list[BuiltOrders] = []
+    frames: list[pd.DataFrame] = []
+    rejects: list[pd.DataFrame] = []
+    rows_read = summary_rows = 0
     try:
         for chunk in iter_csv_chunks(path, layout):
-            parts.append(build_orders(chunk, profile, settings.status_words, merge_lines=False))
+            part = build_orders(chunk, profile, settings.status_words, merge_lines=False)
             del chunk
+            frames.append(part.orders)
+            if len(part.rejects):
+                rejects.append(part.rejects)
+            rows_read += part.rows_read
+            summary_rows += part.summary_rows
+            del part
+            release_memory()  # hand the chunk's cells back
     except CarefulReadNeeded:
         return None  # bad rows or a late encoding change: the whole-file path reports them
-    orders = pd.concat([p.orders for p in parts], ignore_index=True) if len(parts) > 1 \
-        else parts[0].orders
-    rejects = [p.rejects for p in parts if len(p.rejects)]
+    orders = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    frames.clear()  # the chunks' frames now live only in `orders`
     result = BuiltOrders(
         orders=merge_line_items(orders, profile),
         rejects=pd.concat(rejects, ignore_index=True) if rejects
         else pd.DataFrame(columns=REJECT_COLUMNS),
-        rows_read=sum(p.rows_read for p in parts),
-        summary_rows=sum(p.summary_rows for p in parts),
+        rows_read=rows_read,
+        summary_rows=summary_rows,
     )
     return profile, layout.encoding, result, 0
+
+
+def release_memory() -> None:
+    """Give freed memory back to the OS between phases, so peaks do not stack up.
+
+    Arrow's pool keeps freed blocks, and glibc keeps freed heap in per-thread arenas (the
+    parsers run on two threads); both are handed back here. pandas objects sit in reference
+    cycles, so a chunk's frames are only freed once the cycle collector has run.
+    """
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def file_sha256(path: Path) -> str:
@@ -231,7 +262,9 @@ def _merge(existing: pa.Table, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     if len(new) and new["_file"].nunique() > 1:  # one file is already unique per order
         new = new.drop_duplicates(["source", "order_id"], keep="last")
     if existing.num_rows == 0:
-        return new.reset_index(drop=True), len(new)
+        if not isinstance(new.index, pd.RangeIndex) or new.index.start != 0:
+            new = new.reset_index(drop=True)
+        return new, len(new)
     old = existing.drop_columns(["customer_id"]).to_pandas(types_mapper=_mapper)
     for name, dtype in CATEGORICAL_COLUMNS.items():
         old[name] = old[name].astype(dtype)

@@ -256,7 +256,7 @@ class CarefulReadNeeded(Exception):
 
 
 def iter_csv_chunks(
-    path: Path, layout: CsvLayout, rows_per_chunk: int = 2_000_000
+    path: Path, layout: CsvLayout, rows_per_chunk: int = 1_000_000
 ) -> Iterator[RawExport]:
     """Stream a big CSV as RawExports of about ``rows_per_chunk`` rows, so memory stays bounded.
 

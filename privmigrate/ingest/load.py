@@ -9,8 +9,8 @@ so a bad file leaves the workspace as it was.
 from __future__ import annotations
 
 import ctypes
-import gc
 import ctypes.util
+import gc
 import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime

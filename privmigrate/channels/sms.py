@@ -211,6 +211,8 @@ class SmsSettings:
     @classmethod
     def from_config(cls, raw: dict[str, Any]) -> SmsSettings:
         section = Section.of(raw, "invite.sms")
+        section.unknown_keys(["provider", "endpoint", "base_url", "region", "sdk_app_id",
+                              "timeout_seconds", "max_attempts"])
         provider = section.choice("provider", PROVIDERS, "aliyun")
         if "endpoint" in section.data and "base_url" in section.data:
             raise section.fail("endpoint", "and base_url say the same thing; keep one")

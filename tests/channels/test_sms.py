@@ -81,3 +81,13 @@ def test_should_retry_later_only_for_frequency_caps() -> None:
     capped = SendResult("m", "failed", "isv.BUSINESS_LIMIT_CONTROL", "", None, False)
     bad = SendResult("m", "failed", "isv.MOBILE_NUMBER_ILLEGAL", "", None, False)
     assert should_retry_later(capped) and not should_retry_later(bad)
+
+
+def test_unknown_sms_key_is_a_config_error_naming_it() -> None:
+    import pytest
+
+    from privmigrate.channels.sms import SmsSettings
+    from privmigrate.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"invite\.sms\.sdk_appid is not a known key"):
+        SmsSettings.from_config({"invite": {"sms": {"provider": "tencent", "sdk_appid": "1"}}})

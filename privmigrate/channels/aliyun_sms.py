@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import httpx
 
-from privmigrate.channels.http import TransientError, make_client
+from privmigrate.channels.http import ClientOwner, TransientError, make_client
 from privmigrate.channels.sms import (
     OutcomeUnknown,
     SendResult,
@@ -129,7 +129,7 @@ def _template_param(params: Mapping[str, str]) -> str:
     return json.dumps(dict(params), ensure_ascii=False, separators=(",", ":"))
 
 
-class AliyunSmsProvider:
+class AliyunSmsProvider(ClientOwner):
     """SMS through Aliyun dysmsapi; one result per message, in input order."""
 
     name = "aliyun"
@@ -149,15 +149,6 @@ class AliyunSmsProvider:
         self._nonce = nonce
         self._client = make_client(settings.base_url, timeout=httpx.Timeout(settings.timeout),
                                    transport=transport)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> AliyunSmsProvider:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def send(self, messages: Sequence[SmsMessage]) -> list[SendResult]:
         """Send in calls of ≤100 numbers sharing one template; see the module docstring."""

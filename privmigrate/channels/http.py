@@ -11,12 +11,13 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 import tenacity
 
 from privmigrate import __version__
+from privmigrate.errors import RemoteError
 
 T = TypeVar("T")
 
@@ -36,6 +37,51 @@ class TransientError(Exception):
 # the query string and payloads carry phones, so its logger never goes below WARNING.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+class ClientOwner:
+    """Owns an httpx client: ``close()`` it, or use the object in a ``with`` block."""
+
+    _client: httpx.Client
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def json_envelope(
+    response: httpx.Response,
+    label: str,
+    *,
+    write: bool,
+    unknown: Callable[[str], Exception],
+    hint: str,
+) -> dict[str, Any]:
+    """The JSON body of a platform's answer, after classifying its HTTP status.
+
+    429 is transient; a 5xx is transient for a read but leaves a write's outcome unknown
+    (``unknown`` builds that error); a body that is not JSON is a RemoteError with ``hint``.
+    """
+    if response.status_code == 429:
+        raise TransientError(f"{label}: HTTP 429")
+    if response.status_code >= 500:
+        if write:
+            raise unknown(f"{label}: HTTP {response.status_code}")
+        raise TransientError(f"{label}: HTTP {response.status_code}")
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise RemoteError(
+            f"{label}: HTTP {response.status_code} with a body that is not JSON; {hint}"
+        ) from exc
+    if not isinstance(body, dict):
+        raise RemoteError(f"{label}: unexpected answer (not a JSON object); {hint}")
+    return body
 
 
 def make_client(

@@ -19,7 +19,13 @@ from typing import Any
 import httpx
 
 from privmigrate.audience.remote import OutcomeUnknown, RemoteRefused, TokenError
-from privmigrate.channels.http import TransientError, make_client, with_retries
+from privmigrate.channels.http import (
+    ClientOwner,
+    TransientError,
+    json_envelope,
+    make_client,
+    with_retries,
+)
 from privmigrate.errors import RemoteError
 
 # UNCONFIRMED codes (reference §2.6): change them here if the official 返回码 page differs.
@@ -38,7 +44,7 @@ REFRESH_HELP = (
 )
 
 
-class OceanEngineClient:
+class OceanEngineClient(ClientOwner):
     """DMP data sources and 千川 audience files for one advertiser."""
 
     def __init__(
@@ -60,9 +66,6 @@ class OceanEngineClient:
                                    headers={"Access-Token": token})
         self._attempts = attempts
         self._sleep = sleep
-
-    def close(self) -> None:
-        self._client.close()
 
     # --- DMP data sources ----------------------------------------------------------------
 
@@ -180,18 +183,9 @@ class OceanEngineClient:
             ) from exc
 
     def _parse(self, path: str, response: httpx.Response, write: bool) -> dict[str, Any]:
-        if response.status_code == 429:
-            raise TransientError(f"Ocean Engine {path}: HTTP 429")
-        if response.status_code >= 500:
-            if write:
-                raise OutcomeUnknown(f"Ocean Engine {path}: HTTP {response.status_code}")
-            raise TransientError(f"Ocean Engine {path}: HTTP {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise RemoteError(
-                f"Ocean Engine {path}: HTTP {response.status_code} with a body that is not "
-                "JSON; check base_url in [audience.oceanengine]") from exc
+        body = json_envelope(response, f"Ocean Engine {path}", write=write,
+                             unknown=OutcomeUnknown,
+                             hint="check base_url in [audience.oceanengine]")
         code = int(body.get("code", -1))
         if code == 0:
             return body.get("data") or {}

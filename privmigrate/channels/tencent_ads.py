@@ -18,7 +18,13 @@ from typing import Any
 import httpx
 
 from privmigrate.audience.remote import OutcomeUnknown, RemoteRefused, TokenError
-from privmigrate.channels.http import TransientError, make_client, with_retries
+from privmigrate.channels.http import (
+    ClientOwner,
+    TransientError,
+    json_envelope,
+    make_client,
+    with_retries,
+)
 from privmigrate.errors import RemoteError
 
 RATE_LIMIT_CODES = frozenset({11008, 11016, 11017, 11018, 11019})
@@ -33,7 +39,7 @@ REFRESH_HELP = (
 PAGE_SIZE = 100
 
 
-class TencentAdsClient:
+class TencentAdsClient(ClientOwner):
     """The four calls a customer-file audience needs, with the documented retry rules."""
 
     def __init__(
@@ -57,9 +63,6 @@ class TencentAdsClient:
         self._attempts = attempts
         self._sleep = sleep
         self._clock = clock
-
-    def close(self) -> None:
-        self._client.close()
 
     # --- calls ---------------------------------------------------------------------------
 
@@ -157,18 +160,8 @@ class TencentAdsClient:
 
     def _parse(self, path: str, response: httpx.Response, write: bool) -> dict[str, Any]:
         trace = response.headers.get("X-TSA-Trace-Id", "")
-        if response.status_code == 429:
-            raise TransientError(f"Tencent Ads {path}: HTTP 429")
-        if response.status_code >= 500:
-            if write:
-                raise OutcomeUnknown(f"Tencent Ads {path}: HTTP {response.status_code}")
-            raise TransientError(f"Tencent Ads {path}: HTTP {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise RemoteError(
-                f"Tencent Ads {path}: HTTP {response.status_code} with a body that is not "
-                "JSON; check [audience.tencent] base_url") from exc
+        body = json_envelope(response, f"Tencent Ads {path}", write=write,
+                             unknown=OutcomeUnknown, hint="check [audience.tencent] base_url")
         code = int(body.get("code", -1))
         if code == 0:
             return body.get("data") or {}

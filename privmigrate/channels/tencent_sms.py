@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from privmigrate.channels.http import TransientError, make_client
+from privmigrate.channels.http import ClientOwner, TransientError, make_client
 from privmigrate.channels.sms import (
     OutcomeUnknown,
     SendResult,
@@ -138,7 +138,7 @@ def _classify(code: str) -> str:
     return "stop"
 
 
-class TencentSmsProvider:
+class TencentSmsProvider(ClientOwner):
     """SMS through Tencent Cloud SendSms; one result per message, in input order."""
 
     name = "tencent"
@@ -159,15 +159,6 @@ class TencentSmsProvider:
         self._clock = clock
         self._client = make_client(settings.base_url, timeout=httpx.Timeout(settings.timeout),
                                    transport=transport)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> TencentSmsProvider:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def send(self, messages: Sequence[SmsMessage]) -> list[SendResult]:
         """Send in calls of ≤200 distinct numbers sharing template, signature and params."""

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from privmigrate.channels.http import TransientError, make_client, with_retries
+from privmigrate.channels.http import ClientOwner, TransientError, make_client, with_retries
 from privmigrate.errors import RemoteError
 
 DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
@@ -92,7 +92,7 @@ class _TokenExpired(Exception):
     pass
 
 
-class WeComClient:
+class WeComClient(ClientOwner):
     """Read-only WeCom client; ``transport``/``sleep``/``clock`` are for tests."""
 
     def __init__(
@@ -117,15 +117,6 @@ class WeComClient:
         self._last_call = 0.0
         self.calls = 0  # HTTP requests made (for the summary)
         self.token_refreshes = 0
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> WeComClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- the APIs -------------------------------------------------------------------------
 

@@ -131,7 +131,7 @@ def atomic_path(target: Path, mode: int = OWNER_ONLY) -> Iterator[Path]:
 
     On any exception the temporary file is removed and ``target`` is left as it was.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # new folders owner-only
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)

@@ -41,3 +41,10 @@ def test_every_command_has_help_with_an_example() -> None:
         result = runner.invoke(app, [*path, "--help"])
         assert result.exit_code == 0, path
         assert "--workspace" in result.output or path == ["demo"], path
+
+
+def test_every_command_offers_json() -> None:
+    runner = CliRunner()
+    for path, _ in _commands():
+        result = runner.invoke(app, [*path, "--help"])
+        assert "--json" in result.output, path

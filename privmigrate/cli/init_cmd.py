@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from privmigrate.cli.common import WorkspaceOption, handle_errors, stderr, workspace
+from privmigrate.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    emit_json,
+    handle_errors,
+    stderr,
+    workspace,
+)
 from privmigrate.errors import InputError
 
 
@@ -16,6 +23,7 @@ def register(app: typer.Typer) -> None:
     def init(
         force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
         workspace_dir: Path | None = WorkspaceOption,
+        as_json: bool = JsonOption,
     ) -> None:
         """Write a fully commented privmigrate.toml (and the inbox folder) to start from.
 
@@ -36,4 +44,7 @@ def register(app: typer.Typer) -> None:
         private_dir(ws.root)
         write_text_atomic(ws.config_path, text)
         private_dir(ws.inbox_dir)
-        stderr.print(f"wrote {ws.config_path}; put export files in {ws.inbox_dir}")
+        if as_json:
+            emit_json({"config": str(ws.config_path), "inbox": str(ws.inbox_dir)})
+        else:
+            stderr.print(f"wrote {ws.config_path}; put export files in {ws.inbox_dir}")

@@ -144,7 +144,7 @@ def load_files(
     table = _to_arrow(merged)
     write_table_atomic(table, ws.orders_path)
     _write_rejects(ws, [(b[0], b[3]) for b in built])
-    _record(ws, built, (loaded_at or datetime.now()).isoformat(timespec="seconds"))
+    _record(ws, built, (loaded_at or _shanghai_now()).isoformat(timespec="seconds"))
     return LoadSummary(
         files=[b[4] for b in built],
         orders_total=len(merged),
@@ -230,6 +230,13 @@ def _load_streamed(
         summary_rows=summary_rows,
     )
     return profile, layout.encoding, result, 0
+
+
+def _shanghai_now() -> datetime:
+    """Asia/Shanghai wall time (naive), like every other timestamp privmigrate records."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
 
 
 def release_memory() -> None:

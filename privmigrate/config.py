@@ -8,6 +8,7 @@ this file: they come from environment variables (see ``env_secret``).
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Iterable
@@ -19,6 +20,9 @@ from privmigrate.errors import ConfigError
 
 T = TypeVar("T")
 
+# Every top-level table privmigrate.toml may have (one per feature, see the module docstring).
+SECTIONS = ("load", "segment", "invite", "audience", "track", "report", "run")
+
 
 def read_config(path: Path) -> dict[str, Any]:
     """The parsed TOML at ``path``, or ``{}`` when there is none (every key has a default)."""
@@ -26,11 +30,25 @@ def read_config(path: Path) -> dict[str, Any]:
         return {}
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            raw = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the line it names") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    check_sections(raw, path.name)
+    return raw
+
+
+def check_sections(raw: dict[str, Any], path: str = "privmigrate.toml") -> None:
+    """Reject a misspelt section (``[invte.window]``) instead of silently using defaults."""
+    for name in raw:
+        if name not in SECTIONS:
+            close = difflib.get_close_matches(name, SECTIONS, n=1)
+            hint = f"did you mean [{close[0]}]? " if close else ""
+            raise ConfigError(
+                f"{path}: [{name}] is not a known section; {hint}"
+                f"known sections: {', '.join(sorted(SECTIONS))}"
+            )
 
 
 @dataclass
@@ -74,7 +92,13 @@ class Section:
                hi: float | None = None) -> float:
         value = self.get(key, (int, float), default)
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise self.fail(key, f"must be between {lo} and {hi}, got {value}")
+            if hi is None:
+                bounds = f"at least {_plain(lo)}"
+            elif lo is None:
+                bounds = f"at most {_plain(hi)}"
+            else:
+                bounds = f"between {_plain(lo)} and {_plain(hi)}"
+            raise self.fail(key, f"must be {bounds}, got {_plain(value)}")
         return value
 
     def choice(self, key: str, choices: Iterable[str], default: str) -> str:
@@ -107,9 +131,18 @@ class Section:
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:
+    if int in kinds and float in kinds:  # "a whole number or a number" reads oddly
+        kinds = tuple(k for k in kinds if k is not int)
     names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
              list: "a list", dict: "a table"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _plain(number: float | None) -> str:
+    """10.0 → "10" in messages: the user wrote 10."""
+    if isinstance(number, float) and number.is_integer():
+        return str(int(number))
+    return str(number)
 
 
 def env_secret(name: str, purpose: str) -> str:

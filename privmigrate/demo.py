@@ -25,6 +25,21 @@ DEMO_OVERRIDES = """
 """
 
 
+def is_demo_workspace(ws: Workspace) -> bool:
+    """True when ``ws`` is empty, missing or was made by the demo (its config says so).
+
+    A real brand's workspace has a privmigrate.toml too: running the demo there would
+    overwrite that config and mix synthetic buyers into the brand's orders and ledger.
+    """
+    if not ws.root.exists() or not any(ws.root.iterdir()):
+        return True
+    try:
+        text = ws.config_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return DEMO_OVERRIDES.strip() in text
+
+
 def demo_config_text() -> str:
     """The sample configuration, as `init` writes it, with the demo's night settings."""
     from privmigrate.sample_config import sample_config_text

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from privmigrate.errors import PrivmigrateError
+from privmigrate.workspace import private_dir
 
 # (name, sql). Names are unique and stable; order is the order of application.
 MIGRATIONS: list[tuple[str, str]] = [
@@ -287,7 +288,7 @@ def connect(path: Path) -> sqlite3.Connection:
 
     The connection is in autocommit mode: group writes with ``transaction(conn)``.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     new = not path.exists()
     try:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from privmigrate.clock import shanghai_now
 from privmigrate.config import Section, read_config
 from privmigrate.errors import ExitCode, PrivmigrateError
 from privmigrate.ledger import open_ledger, transaction
@@ -155,7 +157,7 @@ def run_night(
 
 def _run_step(ws: Workspace, step: str, night: date, now: datetime, settings: RunSettings,
               dry_run: bool, progress: Progress) -> StepResult:
-    started = datetime.now().isoformat(timespec="seconds")
+    started = shanghai_now().isoformat(timespec="seconds")
     if not dry_run:
         _journal(ws, night, step, "started", started, None, None)
     try:
@@ -177,7 +179,7 @@ def _run_step(ws: Workspace, step: str, night: date, now: datetime, settings: Ru
 
 
 def _now() -> str:
-    return datetime.now().isoformat(timespec="seconds")
+    return shanghai_now().isoformat(timespec="seconds")
 
 
 def _done_steps(ws: Workspace, night: date) -> dict[str, Any]:
@@ -341,9 +343,16 @@ STEP_FUNCTIONS: dict[str, StepFn] = {
 def cron_lines(ws: Workspace, executable: str, settings: RunSettings) -> list[str]:
     """The crontab lines for this workspace (times are Asia/Shanghai via CRON_TZ)."""
     hh, mm = (int(x) for x in settings.cron_time.split(":"))
+    root = cron_quote(str(ws.root))
     lines = ["CRON_TZ=Asia/Shanghai",
-             f"{mm} {hh} * * * {executable} run --workspace {ws.root}"]
+             f"{mm} {hh} * * * {executable} run --workspace {root}"]
     if settings.send:
         sh, sm = (int(x) for x in settings.send_time.split(":"))
-        lines.append(f"{sm} {sh} * * * {executable} invite --send --workspace {ws.root}")
+        lines.append(f"{sm} {sh} * * * {executable} invite --send --workspace {root}")
     return lines
+
+
+def cron_quote(word: str) -> str:
+    """One shell word for a crontab command: quoted for sh, and % escaped (cron reads an
+    unescaped % as the end of the command)."""
+    return shlex.quote(word).replace("%", "\\%")

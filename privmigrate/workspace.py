@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from privmigrate.errors import LockedError
+from privmigrate.errors import InputError, LockedError
 
 WORKSPACE_ENV = "PRIVMIGRATE_WORKSPACE"
 _HELD: set[str] = set()  # lock files this process holds
@@ -34,7 +34,11 @@ class Workspace:
     def at(cls, root: str | Path | None = None) -> Workspace:
         """The workspace at ``root``, else $PRIVMIGRATE_WORKSPACE, else the current directory."""
         chosen = root if root not in (None, "") else os.environ.get(WORKSPACE_ENV) or "."
-        return cls(Path(chosen).expanduser().resolve())
+        path = Path(chosen).expanduser().resolve()
+        if path.exists() and not path.is_dir():
+            raise InputError(f"workspace {path} is a file, not a folder; pass --workspace DIR "
+                             f"(or set {WORKSPACE_ENV}) to a folder")
+        return cls(path)
 
     @property
     def config_path(self) -> Path:
@@ -84,7 +88,7 @@ class Workspace:
         """A per-workspace random key, used to derive customer ids that do not leak phones."""
         path = self.root / ".secret"
         if not path.exists():
-            self.root.mkdir(parents=True, exist_ok=True)
+            private_dir(self.root)
             with contextlib.suppress(FileExistsError):
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
                 with os.fdopen(fd, "wb") as fh:
@@ -102,7 +106,7 @@ class Workspace:
         if key in _HELD:
             yield
             return
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, OWNER_ONLY)
         try:
             try:
@@ -111,7 +115,7 @@ class Workspace:
                 if exc.errno in (errno.EAGAIN, errno.EACCES):
                     raise LockedError(
                         f"{self.root} is in use by another privmigrate run; "
-                        f"wait for it to finish, then run {what} again"
+                        f"wait for it to finish, then run `privmigrate {what}` again"
                     ) from exc
                 raise
             os.ftruncate(fd, 0)
@@ -131,7 +135,7 @@ def atomic_path(target: Path, mode: int = OWNER_ONLY) -> Iterator[Path]:
 
     On any exception the temporary file is removed and ``target`` is left as it was.
     """
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # new folders owner-only
+    private_dir(target.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -156,6 +160,17 @@ def write_text_atomic(target: Path, text: str, encoding: str = "utf-8") -> None:
 
 
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (owner-only) if needed and return it."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create ``path`` and any missing parents, all owner-only, if needed; return it.
+
+    (``Path.mkdir(parents=True, mode=0o700)`` gives the parents the umask's mode, 0755.)
+    """
+    missing = []
+    here = path
+    while not here.exists() and here != here.parent:
+        missing.append(here)
+        here = here.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)  # raises if path is a file
     return path

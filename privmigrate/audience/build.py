@@ -32,7 +32,7 @@ from privmigrate.config import read_config
 from privmigrate.errors import InputError
 from privmigrate.ledger import open_ledger, transaction
 from privmigrate.progress import NULL_PROGRESS, Progress
-from privmigrate.workspace import Workspace, write_text_atomic
+from privmigrate.workspace import Workspace, private_dir, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,8 @@ def build_audience(ws: Workspace, definition: AudienceDef | None = None, *, now:
     directory = audience_dir(ws, definition) / f"{now:%Y%m%dT%H%M%S}"
     if directory.exists():
         shutil.rmtree(directory)
-    directory.mkdir(parents=True, mode=0o700)
+    private_dir(directory.parent)
+    directory.mkdir(mode=0o700)
     files = write_package(definition.platform, target.ids.digests, definition.id_type,
                           directory, definition.name, now,
                           max_zip_bytes=settings.platform(definition.platform).max_zip_bytes)

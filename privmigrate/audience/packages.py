@@ -23,6 +23,7 @@ from privmigrate.audience.digests import hex_array, hex_lines
 from privmigrate.audience.dmp import MAX_IDS_PER_LINE, MOBILE_HASH_SHA256, encode_lines
 from privmigrate.audience.zipstream import PackageFile, SplitZipWriter, TextWriter
 from privmigrate.errors import ConfigError
+from privmigrate.workspace import private_dir
 
 MB = 1_000_000
 _HEX_CHUNK = 65_536  # ids per write: a few MB of text at a time
@@ -98,7 +99,7 @@ def write_package(
     spec.check_id_type(id_type)
     if len(digests) == 0:
         return []
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(directory)
     if spec.container == "txt":
         writer: SplitZipWriter | TextWriter = TextWriter(directory, stem)
     else:

@@ -26,6 +26,7 @@ from privmigrate.audience.remote import OutcomeUnknown, RemoteRefused, TokenErro
 from privmigrate.audience.steps import POLLERS, RECONCILERS, RUNNERS, SETTLED
 from privmigrate.errors import PartialFailure, RemoteError
 from privmigrate.ledger import transaction
+from privmigrate.workspace import private_dir
 
 UNKNOWN_OUTCOME_RETRIES = 3
 
@@ -106,7 +107,8 @@ def _push_directory(ctx: SyncContext) -> Path:
     while candidate.exists():
         n += 1
         candidate = base.with_name(f"{base.name}-{n}")
-    candidate.mkdir(parents=True, mode=0o700)
+    private_dir(candidate.parent)
+    candidate.mkdir(mode=0o700)
     return candidate
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -33,7 +32,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
+    from privmigrate.clock import shanghai_now
+
+    return shanghai_now()
 
 
 def _definition(ws: Any, platform: str, name: str | None, segments: list[str] | None,
@@ -92,7 +93,7 @@ def build(
     """
     from privmigrate.audience.build import build_audience
 
-    ws = workspace(workspace_dir)
+    ws = workspace(workspace_dir, must_exist=True)
     definition, settings = _definition(ws, platform, name, segments, id_type, include)
     with ws.lock("audience build"), progress(not as_json) as bar:
         manifest = build_audience(ws, definition, now=_now(), settings=settings, progress=bar)
@@ -104,7 +105,10 @@ def build(
 
 def _print_manifest(manifest: dict[str, Any]) -> None:
     counts = manifest["counts"]
-    stderr.print(f"{manifest['platform_label']} audience [bold]{manifest['audience']}[/] "
+    from rich.markup import escape
+
+    stderr.print(f"{escape(manifest['platform_label'])} audience "
+                 f"[bold]{escape(manifest['audience'])}[/] "
                  f"({manifest['platform_id_type']}): {counts['ids']} ids", markup=True)
     stderr.print(
         f"  customers selected {counts['customers_selected']} of "
@@ -157,7 +161,7 @@ def push(
     """
     from privmigrate.audience.run import push_audience, push_configured_audiences
 
-    ws = workspace(workspace_dir)
+    ws = workspace(workspace_dir, must_exist=True)
     if all_configured:
         if platform or name:
             raise PrivmigrateError("give --all, or --platform and --name, not both",
@@ -170,6 +174,10 @@ def push(
         else:
             for report in summary["audiences"]:
                 _print_report(report)
+            if not summary["audiences"]:
+                stderr.print("no audiences configured: add [[audience.audiences]] entries to "
+                             "privmigrate.toml (see docs/audience.md); nothing was pushed",
+                             markup=False)
         return
     if not platform or not name:
         raise PrivmigrateError("give --platform and --name (or --all)",
@@ -224,7 +232,7 @@ def status(
     """
     from privmigrate.audience.run import audience_status
 
-    ws = workspace(workspace_dir)
+    ws = workspace(workspace_dir, must_exist=True)
     if refresh:
         with ws.lock("audience status --refresh"):
             rows = audience_status(ws, refresh_remote=True, now=_now())

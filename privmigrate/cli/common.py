@@ -15,19 +15,23 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
-from privmigrate.errors import ExitCode, PrivmigrateError
+from privmigrate.errors import ExitCode, InputError, PrivmigrateError
 from privmigrate.progress import NULL_PROGRESS, Progress
 from privmigrate.workspace import WORKSPACE_ENV, Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Piped or in cron, rich would assume 80 columns and squeeze tables; use a wider page.
-stderr = Console(stderr=True, highlight=False, soft_wrap=True,
+# markup=False: file names, buyer names and workspace paths may contain [brackets] that rich
+# would otherwise swallow as styles; the few styled lines pass markup=True and escape().
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, markup=False,
                  width=None if sys.stderr.isatty() else 160)
-stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+stdout = Console(highlight=False, soft_wrap=True, markup=False,
+                 width=None if sys.stdout.isatty() else 160)
 
 WorkspaceOption = typer.Option(
     None,
@@ -42,13 +46,19 @@ JsonOption = typer.Option(
 )
 
 
-def workspace(path: Path | None) -> Workspace:
-    return Workspace.at(path)
+def workspace(path: Path | None, *, must_exist: bool = False) -> Workspace:
+    """The chosen workspace; ``must_exist`` for commands that read one (a mistyped
+    --workspace must not silently become a new, empty workspace)."""
+    ws = Workspace.at(path)
+    if must_exist and not ws.root.is_dir():
+        raise InputError(f"no workspace at {ws.root}; check --workspace (or {WORKSPACE_ENV}), "
+                         "or create one with `privmigrate init`")
+    return ws
 
 
 def fail(message: str, code: ExitCode = ExitCode.USER_ERROR) -> typer.Exit:
     """Print ``Error: message`` on stderr and return the Exit to raise."""
-    stderr.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False)
+    stderr.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False)
     return typer.Exit(int(code))
 
 
@@ -60,17 +70,13 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except PrivmigrateError as exc:
-            raise fail(_escape(exc.message), exc.exit_code) from None
+            raise fail(exc.message, exc.exit_code) from None
         except KeyboardInterrupt:
             raise fail(
                 "interrupted; what was committed is kept, rerun to resume", ExitCode.PARTIAL
             ) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
 
 
 def _default(value: Any) -> Any:

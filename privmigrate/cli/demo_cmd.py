@@ -28,16 +28,18 @@ def register(app: typer.Typer) -> None:
 
         Example: privmigrate demo --workspace demo-workspace
         """
-        from privmigrate.cli.run_cmd import print_steps, shanghai_now
+        from privmigrate.cli.run_cmd import print_steps
         from privmigrate.cli.segment_cmd import print_summary as print_segments
-        from privmigrate.demo import run_demo
+        from privmigrate.clock import shanghai_now
+        from privmigrate.demo import is_demo_workspace, run_demo
         from privmigrate.errors import InputError
         from privmigrate.workspace import Workspace
 
         ws = Workspace.at(workspace_dir)
-        if ws.root.exists() and any(ws.root.iterdir()) and not ws.config_path.exists():
-            raise InputError(f"{ws.root} is not empty and not a demo workspace; "
-                             "choose another --workspace")
+        if not is_demo_workspace(ws):
+            raise InputError(f"{ws.root} is not empty and not a demo workspace (the demo would "
+                             "overwrite its privmigrate.toml and data); choose another "
+                             "--workspace")
         now = shanghai_now()
         with progress(not as_json) as bar:
             result = run_demo(ws, now.date(), now, bar)

@@ -65,6 +65,7 @@ def run_load(
 
 
 def print_load_summary(summary: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="Loaded exports", title_justify="left")
@@ -80,7 +81,7 @@ def print_load_summary(summary: dict[str, Any]) -> None:
     stderr.print(table)
     for f in summary["files"]:
         if f["note"]:
-            stderr.print(f"[yellow]Note:[/] {f['note']}")
+            stderr.print(f"[yellow]Note:[/] {escape(f['note'])}", markup=True)
     rejected = sum(f["rejected"] for f in summary["files"])
     if rejected:
         stderr.print(f"{rejected} rows rejected — see {summary['rejects_path']} "

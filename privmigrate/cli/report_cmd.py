@@ -50,7 +50,7 @@ def report(
     from privmigrate.report import write_report
     from privmigrate.report.settings import report_settings
 
-    ws = workspace(ws_path)
+    ws = workspace(ws_path, must_exist=True)
     settings = report_settings(read_config(ws.config_path))
     chosen = lang or settings.lang
     if chosen not in ("zh", "en"):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import shutil
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import typer
 
@@ -17,17 +16,10 @@ from privmigrate.cli.common import (
     handle_errors,
     progress,
     stderr,
-    stdout,
     workspace,
 )
+from privmigrate.clock import shanghai_now
 from privmigrate.errors import ExitCode, InputError
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def shanghai_now() -> datetime:
-    """Now as Asia/Shanghai wall time (naive), the clock every command plans with."""
-    return datetime.now(SHANGHAI).replace(tzinfo=None)
 
 
 def parse_night(value: str | None) -> date:
@@ -65,14 +57,18 @@ def register(app: typer.Typer) -> None:
         Example: privmigrate run --workspace /srv/brand   (cron: see --print-cron)
         """
         from privmigrate.config import read_config
-        from privmigrate.pipeline import RunSettings, cron_lines, run_night
+        from privmigrate.pipeline import RunSettings, cron_lines, cron_quote, run_night
 
-        ws = workspace(workspace_dir)
+        ws = workspace(workspace_dir, must_exist=True)
         if print_cron:
             settings = RunSettings.from_config(read_config(ws.config_path))
-            exe = shutil.which("privmigrate") or f"{sys.executable} -m privmigrate"
-            for line in cron_lines(ws, exe, settings):
-                stdout.print(line)
+            found = shutil.which("privmigrate")
+            exe = cron_quote(found) if found else f"{cron_quote(sys.executable)} -m privmigrate"
+            lines = list(cron_lines(ws, exe, settings))
+            if as_json:
+                emit_json({"workspace": str(ws.root), "cron": lines})
+            else:  # plain text: a path with [brackets] is not rich markup
+                sys.stdout.write("".join(f"{line}\n" for line in lines))
             return
         if not ws.config_path.exists():
             raise InputError(f"{ws.config_path} not found; create it with `privmigrate init`")
@@ -90,6 +86,7 @@ def register(app: typer.Typer) -> None:
 
 def print_steps(result: dict) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"privmigrate run {result['night']}", title_justify="left")
     table.add_column("step")
@@ -103,6 +100,6 @@ def print_steps(result: dict) -> None:
                 f"{k}={v}" for k, v in detail.items()
                 if not isinstance(v, dict | list) and v is not None and not str(k).endswith("path")
             )
-        status = f"[{colours.get(s['status'], 'white')}]{s['status']}[/]"
-        table.add_row(s["step"], status, str(detail)[:300].replace("[", r"\["))
+        status = Text(s["status"], style=colours.get(s["status"], "white"))
+        table.add_row(Text(s["step"]), status, Text(str(detail)[:300]))
     stderr.print(table)

@@ -19,12 +19,16 @@ def run_segment(
     split: str | None = None,
     output: Path | None = None,
     reveal_phones: bool = False,
+    loaded: Any = None,
 ) -> dict[str, Any]:
-    """The segment step under the workspace lock; returns the summary payload."""
+    """The segment step under the workspace lock; returns the summary payload.
+
+    ``loaded`` is the table a load in this process just wrote (``LoadSummary.kept``).
+    """
     from privmigrate.scoring.run import segment_workspace
 
     with ws.lock("segment"):
-        return segment_workspace(ws, as_of, split, output, reveal_phones)
+        return segment_workspace(ws, as_of, split, output, reveal_phones, loaded)
 
 
 def print_summary(result: dict[str, Any]) -> None:
@@ -63,8 +67,25 @@ def _parse_date(value: str | None) -> date | None:
         raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
 
 
+def _load_first(
+    ws: Workspace, files: list[Path], source: str | None, maps: list[str] | None,
+    encoding: str | None, as_json: bool,
+) -> Any:
+    """`load` exactly as the load command does, keeping the table in memory for scoring."""
+    from privmigrate.cli.common import progress
+    from privmigrate.cli.load_cmd import parse_maps, print_load_summary
+    from privmigrate.ingest.load import LoadOptions, load_files
+
+    options = LoadOptions(source=source, mapping=parse_maps(maps), encoding=encoding)
+    with ws.lock("load"), progress(not as_json) as bar:
+        summary = load_files(ws, files, options, bar, keep_orders=True)
+    if not as_json:
+        print_load_summary(summary.to_dict())
+    return summary
+
+
 def register(app: typer.Typer) -> None:
-    from privmigrate.cli.load_cmd import EncodingOption, MapOption, SourceOption, run_load
+    from privmigrate.cli.load_cmd import EncodingOption, MapOption, SourceOption
 
     @app.command("segment")
     @handle_errors
@@ -104,8 +125,12 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("write a .csv or .xlsx file", param_hint="--output")
         day = _parse_date(as_of)
         ws = open_workspace(workspace_dir)
-        loaded = run_load(ws, files, source, maps, encoding, as_json) if files else None
-        result = run_segment(ws, day, split, output, reveal_phones)
+        loaded = _load_first(ws, files, source, maps, encoding, as_json) if files else None
+        result = run_segment(ws, day, split, output, reveal_phones,
+                             loaded.kept if loaded is not None else None)
+        if loaded is not None:
+            loaded.kept = None
+            loaded = loaded.to_dict()
         if as_json:
             emit_json({**result, "load": loaded} if loaded is not None else result)
         else:

@@ -67,7 +67,10 @@ def add(
     from privmigrate.ledger import open_ledger
 
     good, bad = normalise_phones(phones)
-    with open_ledger(workspace(workspace_dir).state_db) as conn:
+    if not good:  # an opt-out silently not recorded is worse than an error
+        raise InputError("none of the numbers given is a valid mainland mobile; write each as "
+                         "11 digits, e.g. 13800000000 (+86 and spaces are fine)")
+    with open_ledger(workspace(workspace_dir, must_exist=True).state_db) as conn:
         added = ledger_store.add_suppressions(conn, good, _channel(channel), reason, source,
                                               _now())
     _report({"added": added, "already": len(good) - added, "invalid": bad}, as_json,
@@ -80,25 +83,31 @@ def add(
 def import_(
     path: Path = typer.Argument(..., help="Reply report (csv, xlsx, json) or a list of numbers."),
     channel: str = typer.Option("sms", "--channel", help=CHANNEL_HELP),
-    reason: str = typer.Option("replied_unsubscribe", "--reason"),
+    reason: str = typer.Option("replied_unsubscribe", "--reason",
+                               help="Why (kept in the ledger)."),
     source: str | None = typer.Option(None, "--source", help="Default: the file name."),
+    plain_list: bool = typer.Option(
+        False, "--plain-list",
+        help="The file has no reply column and every number in it opted out.",
+    ),
     workspace_dir: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Import a provider's reply (上行) report: everyone who replied R (or TD, 退订 …) is
-    suppressed. A file without a reply column is taken as a plain list of numbers.
+    suppressed. A one-column file is a plain list of numbers; a wider file without a reply
+    column needs --plain-list (so an order export given by mistake suppresses nobody).
 
     Example: privmigrate suppress import aliyun_smsup.json --channel sms
     """
     from privmigrate.config import read_config
     from privmigrate.invite import ledger_store
     from privmigrate.invite.replies import read_reply_report
-    from privmigrate.invite.settings import InviteSettings
+    from privmigrate.invite.settings import unsubscribe_keywords
     from privmigrate.ledger import open_ledger
 
-    ws = workspace(workspace_dir)
-    keywords = InviteSettings.from_config(read_config(ws.config_path)).unsubscribe_keywords
-    got = read_reply_report(path, keywords)
+    ws = workspace(workspace_dir, must_exist=True)
+    keywords = unsubscribe_keywords(read_config(ws.config_path))
+    got = read_reply_report(path, keywords, plain_list=plain_list)
     with open_ledger(ws.state_db) as conn:
         added = ledger_store.add_suppressions(conn, got.phones, _channel(channel), reason,
                                               source or path.name, _now())
@@ -126,7 +135,7 @@ def list_(
     from privmigrate.ledger import open_ledger
     from privmigrate.masking import mask_phone
 
-    with open_ledger(workspace(workspace_dir).state_db) as conn:
+    with open_ledger(workspace(workspace_dir, must_exist=True).state_db) as conn:
         frame = ledger_store.suppressions_frame(conn, _channel(channel) if channel else None)
     if not full:
         frame["phone"] = mask_phone(frame["phone"])
@@ -157,7 +166,7 @@ def remove(
     from privmigrate.ledger import open_ledger
 
     good, bad = normalise_phones(phones)
-    with open_ledger(workspace(workspace_dir).state_db) as conn:
+    with open_ledger(workspace(workspace_dir, must_exist=True).state_db) as conn:
         removed = ledger_store.remove_suppressions(conn, good,
                                                    _channel(channel) if channel else None)
     _report({"removed": removed, "invalid": bad}, as_json,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from privmigrate.cli.common import (
@@ -18,6 +18,7 @@ from privmigrate.cli.common import (
     stderr,
     workspace,
 )
+from privmigrate.clock import shanghai_now
 from privmigrate.errors import ExitCode, PrivmigrateError
 
 
@@ -59,9 +60,9 @@ def track(
 
     if from_api and files:
         raise PrivmigrateError("give FILE… or --from-api, not both", exit_code=ExitCode.USAGE)
-    ws = workspace(workspace_dir)
+    ws = workspace(workspace_dir, must_exist=True)
     with ws.lock("track"), progress(not as_json) as bar:
-        summary = run_track(ws, files or None, from_api, datetime.now(), bar, dry_run=dry_run)
+        summary = run_track(ws, files or None, from_api, shanghai_now(), bar, dry_run=dry_run)
     if as_json:
         emit_json(summary)
         return
@@ -70,7 +71,7 @@ def track(
 
 def _print(summary: dict[str, Any]) -> None:
     for warning in summary["warnings"]:
-        stderr.print(f"[yellow]Warning:[/] {warning}", markup=True, highlight=False)
+        stderr.print(f"[yellow]Warning:[/] {escape(warning)}", markup=True, highlight=False)
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary["new_by_reason"].items())) or "none"
     stderr.print(
         f"{'Would record' if summary['dry_run'] else 'Recorded'}: "

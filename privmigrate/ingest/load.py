@@ -12,7 +12,7 @@ import ctypes
 import ctypes.util
 import gc
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from privmigrate.clock import shanghai_now
 from privmigrate.config import read_config
 from privmigrate.errors import InputError
 from privmigrate.ingest import formats
 from privmigrate.ingest.cells import fen_to_decimal
-from privmigrate.ingest.identity import assign_customer_ids
+from privmigrate.ingest.identity import resolve_identity
 from privmigrate.ingest.orders import (
     REJECT_COLUMNS,
     BuiltOrders,
@@ -77,6 +78,19 @@ class FileSummary:
 
 
 @dataclass
+class LoadedOrders:
+    """The order table just written, kept in memory for a `segment` in the same process.
+
+    ``orders`` has the columns scoring reads (``amount_fen`` in fen) in the file's row order;
+    ``customer_codes`` groups its rows exactly like customer_id (-1 where it is null), so
+    scoring neither re-reads orders.parquet nor hashes 10 million ids again.
+    """
+
+    orders: pd.DataFrame
+    customer_codes: np.ndarray
+
+
+@dataclass
 class LoadSummary:
     files: list[FileSummary]
     orders_total: int
@@ -84,9 +98,12 @@ class LoadSummary:
     new_orders: int
     rejects_path: str
     orders_path: str
+    kept: LoadedOrders | None = None  # only with load_files(keep_orders=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The summary as plain values (without the kept table)."""
+        return {f.name: [asdict(x) for x in self.files] if f.name == "files"
+                else getattr(self, f.name) for f in fields(self) if f.name != "kept"}
 
     @property
     def rejected(self) -> int:
@@ -100,8 +117,13 @@ def load_files(
     progress: Progress = NULL_PROGRESS,
     *,
     loaded_at: datetime | None = None,
+    keep_orders: bool = False,
 ) -> LoadSummary:
-    """Load ``paths`` into the workspace; InputError (nothing written) when a file is unusable."""
+    """Load ``paths`` into the workspace; InputError (nothing written) when a file is unusable.
+
+    ``keep_orders`` also returns the written table in memory (``LoadSummary.kept``) for a
+    scoring step that follows in the same process.
+    """
     options = options or LoadOptions()
     settings = LoadSettings.from_config(read_config(ws.config_path))
     if not paths:
@@ -122,10 +144,11 @@ def load_files(
     del new, frames, existing
     built = [(p, sha, None, rej, summ) for p, sha, _, rej, summ in built]  # frames now in merged
     release_memory()
-    customer_ids = assign_customer_ids(merged, ws.secret())
-    customers_total = customer_ids.attrs.get("customers", 0)
-    merged["customer_id"] = customer_ids
-    del customer_ids
+    identity = resolve_identity(merged, ws.secret())
+    customers_total = identity.customers
+    merged["customer_id"] = identity.ids
+    codes = identity.codes
+    del identity
     # unlinked counts are only known after identity resolution over the whole table
     file_index = merged.pop("_file").fillna(-1).to_numpy(dtype=np.int64)
     unlinked = np.bincount(
@@ -143,8 +166,10 @@ def load_files(
     release_memory()
     table = _to_arrow(merged)
     write_table_atomic(table, ws.orders_path)
+    del table
+    kept = LoadedOrders(_scoring_frame(merged), codes) if keep_orders else None
     _write_rejects(ws, [(b[0], b[3]) for b in built])
-    _record(ws, built, (loaded_at or _shanghai_now()).isoformat(timespec="seconds"))
+    _record(ws, built, (loaded_at or shanghai_now()).isoformat(timespec="seconds"))
     return LoadSummary(
         files=[b[4] for b in built],
         orders_total=len(merged),
@@ -152,7 +177,18 @@ def load_files(
         new_orders=new_count,
         rejects_path=str(ws.rejects_path),
         orders_path=str(ws.orders_path),
+        kept=kept,
     )
+
+
+def _scoring_frame(merged: pd.DataFrame) -> pd.DataFrame:
+    """The merged orders as ``read_orders_for_scoring`` would read them back from disk."""
+    from privmigrate.scoring.customers_io import SCORING_COLUMNS
+
+    frame = merged[[c for c in SCORING_COLUMNS if c != "amount"]]
+    frame["source"] = frame["source"].cat.remove_unused_categories()
+    frame["amount_fen"] = merged["amount_fen"].fillna(0).to_numpy(dtype=np.int64)
+    return frame
 
 
 def _load_one(
@@ -230,13 +266,6 @@ def _load_streamed(
         summary_rows=summary_rows,
     )
     return profile, layout.encoding, result, 0
-
-
-def _shanghai_now() -> datetime:
-    """Asia/Shanghai wall time (naive), like every other timestamp privmigrate records."""
-    from zoneinfo import ZoneInfo
-
-    return datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
 
 
 def release_memory() -> None:

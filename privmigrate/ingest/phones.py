@@ -105,11 +105,11 @@ def _parse_residue(value: str) -> str | None:
 
 
 def normalize_phones(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Vectorised: (phone or NA, status) for every value, computed once per distinct value.
+    """Vectorised: (phone or NA, status) for every value.
 
-    Distinct values are found with Arrow's dictionary encoding; those already in the clean
-    11-digit shape skip every other rule, so a typical column costs two passes over its
-    distinct values.
+    Cells already in the clean 11-digit shape (nearly all of a typical column) are their own
+    phone: one regex pass over the column settles them without a hash table. Only the other
+    cells are dictionary-encoded, and their distinct values classified once each.
     """
     if len(values) == 0:
         return (pd.Series([], dtype="string[pyarrow]", index=values.index),
@@ -119,29 +119,52 @@ def normalize_phones(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     ) if not hasattr(values.array, "_pa_array") else values.array._pa_array
     if pa.types.is_dictionary(arr.type):
         arr = arr.cast(pa.string())
-    encoded = pc.dictionary_encode(arr).combine_chunks()
-    uniques = encoded.dictionary
-    indices = encoded.indices
-    clean = pc.match_substring_regex(uniques, MOBILE_RE).to_numpy(zero_copy_only=False)
-    phone_dict = np.empty(len(uniques), dtype=object)
-    status_dict = np.full(len(uniques), 0, dtype=np.int8)  # index into PHONE_STATUSES
-    phone_dict[clean] = np.asarray(uniques.filter(pa.array(clean)).to_pylist(), dtype=object) \
-        if clean.any() else []
-    phone_dict[~clean] = None
-    if (~clean).any():
-        rest = pd.Series(uniques.filter(pa.array(~clean)).to_pylist(), dtype="string")
-        table = classify_phones(rest)
-        phone_dict[~clean] = table["phone"].astype(object).where(table["phone"].notna(), None)
-        status_dict[~clean] = pd.Categorical(
-            table["phone_status"], categories=PHONE_STATUSES).codes
-    phone = pc.take(pa.array(phone_dict, type=pa.string()), indices)
-    codes = pc.take(pa.array(status_dict, type=pa.int8()), indices)
-    codes = pc.fill_null(codes, PHONE_STATUSES.index(MISSING)).to_numpy(zero_copy_only=False)
+    cells = arr.combine_chunks().cast(pa.string())
+    clean = pc.fill_null(pc.match_substring_regex(cells, MOBILE_RE), False)
+    clean_np = clean.to_numpy(zero_copy_only=False)
+    codes = np.zeros(len(cells), dtype=np.int8)  # index into PHONE_STATUSES: valid
+    phone = pc.if_else(clean, cells, pa.scalar(None, pa.string()))
+    if not clean_np.all():
+        encoded = pc.dictionary_encode(cells.filter(pa.array(~clean_np)))
+        phone_dict, status_dict = _classify_distinct(encoded.dictionary)
+        other = pc.take(pa.array(status_dict, type=pa.int8()), encoded.indices)
+        codes[~clean_np] = pc.fill_null(other, PHONE_STATUSES.index(MISSING)).to_numpy(
+            zero_copy_only=False)
+        # the other cells' phones placed by one take over [column…, other cells' phones…]
+        where = np.arange(len(cells), dtype=np.int64)
+        where[~clean_np] = len(cells) + np.arange(len(encoded))
+        phone = pa.concat_arrays([phone, pc.take(phone_dict, encoded.indices)]).take(
+            pa.array(where))
     return (
         pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([phone])), index=values.index),
         pd.Series(pd.Categorical.from_codes(codes, categories=PHONE_STATUSES),
                   index=values.index),
     )
+
+
+def _classify_distinct(uniques: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(phone or null, status code) per distinct value, as arrays aligned with ``uniques``.
+
+    Values already in the clean 11-digit shape are their own phone and stay in Arrow (no
+    Python strings for the bulk of a column); only the others go through ``classify_phones``,
+    and their results are placed by one ``take``.
+    """
+    clean = pc.fill_null(pc.match_substring_regex(uniques, MOBILE_RE), False)
+    clean_np = clean.to_numpy(zero_copy_only=False)
+    status_dict = np.zeros(len(uniques), dtype=np.int8)  # index into PHONE_STATUSES: valid
+    phone_dict = pc.if_else(clean, uniques, pa.scalar(None, pa.string()))
+    if clean_np.all():
+        return phone_dict, status_dict
+    rest = pd.Series(uniques.filter(pa.array(~clean_np)).to_pylist(), dtype="string")
+    table = classify_phones(rest)
+    status_dict[~clean_np] = pd.Categorical(table["phone_status"], categories=PHONE_STATUSES).codes
+    rest_phones = pa.array(table["phone"].astype(object).where(table["phone"].notna(), None),
+                           type=pa.string())
+    # position of each distinct value's phone in [clean phones…, classified phones…]
+    where = np.arange(len(uniques), dtype=np.int64)
+    where[~clean_np] = len(uniques) + np.arange(len(rest_phones))
+    combined = pa.concat_arrays([phone_dict, rest_phones])
+    return combined.take(pa.array(where)), status_dict
 
 
 def normalize_phone(value: object) -> tuple[str | None, str]:

@@ -26,6 +26,7 @@ from privmigrate.workspace import Workspace, atomic_path, write_bytes_atomic, wr
 SMS_COLUMNS = ("batch_id", "customer_id", "phone", "segment", "template_id", "variant", "offer",
                "staff", "message", "length", "parts")
 BATCH_FILES = ("sms.csv", "sms.xlsx", "calls.xlsx", "manifest.json")
+WIDTH_SAMPLE_ROWS = 2000  # column widths are fitted to the first rows (message text is long)
 
 
 def batch_dir(ws: Workspace, night: date) -> Path:
@@ -88,12 +89,20 @@ def write_xlsx(target: Path, sheets: dict[str, pd.DataFrame], stamp: datetime) -
     """A reproducible workbook: text cells stay text (no formula injection), fixed dates."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+
+    from privmigrate.report.excel import fit_width
 
     wb = Workbook(write_only=True)
     wb.properties.created = stamp
     wb.properties.creator = "privmigrate"
     for name, frame in sheets.items():
         ws = wb.create_sheet(title=name)
+        ws.freeze_panes = "A2"  # header stays visible while scrolling
+        sample = frame.head(WIDTH_SAMPLE_ROWS)
+        for j, column in enumerate(frame.columns, start=1):
+            values = [str(column), *sample[column].dropna().astype(str)]
+            ws.column_dimensions[get_column_letter(j)].width = fit_width(values)
         ws.append(list(frame.columns))
         for row in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
             cells = []

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from privmigrate.config import read_config
-from privmigrate.errors import InputError
+from privmigrate.errors import ConfigError, InputError
 from privmigrate.invite import batches, ledger_store, window
 from privmigrate.invite.plan import CUSTOMER_COLUMNS, plan_night
 from privmigrate.invite.send import send_night
@@ -64,6 +64,9 @@ def run_invite(ws: Workspace, night: date, *, now: datetime, limit: int | None =
     Raises OutsideWindowError (exit 1) before doing anything when ``send`` is outside the
     window; SmsStopError (exit 4) when the provider refuses, after recording what it did.
     """
+    if not ws.config_path.exists():  # the defaults cannot send: no signature, no templates
+        raise ConfigError(f"{ws.config_path} not found; create it with `privmigrate init`, "
+                          "then set [invite] sign_name, templates and staff")
     raw = read_config(ws.config_path)
     settings = InviteSettings.from_config(raw)
     if send and not dry_run:

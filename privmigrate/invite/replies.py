@@ -49,7 +49,14 @@ def _records(path: Path) -> pd.DataFrame:
                 raise InputError(f"{path}: expected a JSON list of reply records")
             return pd.DataFrame(data).astype("string")
         if suffix in (".xlsx", ".xlsm"):
-            return pd.read_excel(path, dtype=str).astype("string")
+            try:
+                return pd.read_excel(path, dtype=str).astype("string")
+            except (OSError, ValueError):
+                raise
+            except Exception as exc:  # a damaged workbook: BadZipFile, KeyError, XML errors
+                raise InputError(f"{path}: not a readable Excel workbook ({type(exc).__name__}); "
+                                 "open it in Excel and save it again as .xlsx, or export CSV"
+                                 ) from exc
         raw = path.read_bytes()
         for enc in ("utf-8-sig", "gb18030"):
             try:
@@ -69,7 +76,8 @@ def _records(path: Path) -> pd.DataFrame:
                                 ).rename(columns={0: "phone"})
         return frame.astype("string")
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read ({exc})") from exc
+        raise InputError(f"{path}: cannot read ({exc}); export the report again as CSV, "
+                         "xlsx or JSON") from exc
 
 
 def _find(frame: pd.DataFrame, aliases: tuple[str, ...]) -> str | None:
@@ -80,10 +88,18 @@ def _find(frame: pd.DataFrame, aliases: tuple[str, ...]) -> str | None:
     return None
 
 
-def read_reply_report(path: Path, keywords: tuple[str, ...]) -> ReplyImport:
-    """The numbers to suppress from a reply report or plain list at ``path``."""
+def read_reply_report(
+    path: Path, keywords: tuple[str, ...], *, plain_list: bool = False
+) -> ReplyImport:
+    """The numbers to suppress from a reply report or plain list at ``path``.
+
+    A file with several columns but no reply column is refused unless ``plain_list``: it is
+    more likely an order or customer export given by mistake than a list of opt-outs.
+    """
     if not path.exists():
-        raise InputError(f"{path} does not exist")
+        raise InputError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give the reply report file inside it")
     frame = _records(path)
     phone_col = _find(frame, PHONE_ALIASES)
     if phone_col is None:
@@ -91,6 +107,11 @@ def read_reply_report(path: Path, keywords: tuple[str, ...]) -> ReplyImport:
                          "…); rename the column to phone")
     rows = frame
     reply_col = _find(frame, REPLY_ALIASES)
+    if reply_col is None and not plain_list and len(frame.columns) > 1:
+        raise InputError(
+            f"{path}: has no reply column ({', '.join(REPLY_ALIASES[:5])} …) but "
+            f"{len(frame.columns)} columns; if every number in it opted out, pass --plain-list"
+        )
     if reply_col is not None:
         wanted = {_norm(k) for k in keywords}
         rows = frame[frame[reply_col].fillna("").map(_norm).isin(wanted)]

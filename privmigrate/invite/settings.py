@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import time
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from privmigrate.config import Section
 from privmigrate.errors import ConfigError
@@ -122,6 +123,8 @@ class InviteSettings:
         )
 
 
+DEFAULT_UNSUBSCRIBE_KEYWORDS = ("R", "TD", "T", "退订", "拒收")
+
 _KNOWN = (
     "campaign", "segments", "channels", "daily_limit", "budgets", "cooldown_days",
     "holdout_percent", "sign_name", "salutation", "honorific_suffix",
@@ -172,7 +175,7 @@ def parse_settings(raw: dict[str, Any]) -> InviteSettings:
         max_parts=int(sec.number("max_parts", 2, lo=1, hi=8)),
         call_state_prefix=sec.get("call_state_prefix", str, "pm"),
         unsubscribe_keywords=tuple(
-            _str_list(sec, "unsubscribe_keywords", ["R", "TD", "T", "退订", "拒收"])
+            _str_list(sec, "unsubscribe_keywords", list(DEFAULT_UNSUBSCRIBE_KEYWORDS))
         ),
         templates=tuple(_templates(sec, segments)),
         offers=tuple(_offers(sec)),
@@ -186,6 +189,12 @@ def parse_settings(raw: dict[str, Any]) -> InviteSettings:
 
     check_templates(settings)
     return settings
+
+
+def unsubscribe_keywords(raw: dict[str, Any]) -> tuple[str, ...]:
+    """Only ``invite.unsubscribe_keywords``: importing replies must not need a sendable config."""
+    sec = Section.of(raw, "invite")
+    return tuple(_str_list(sec, "unsubscribe_keywords", list(DEFAULT_UNSUBSCRIBE_KEYWORDS)))
 
 
 def _str_list(sec: Section, key: str, default: list[str]) -> list[str]:
@@ -318,7 +327,13 @@ def _window(sec: Section) -> Window:
     if start < WINDOW_FLOOR or end > WINDOW_CEILING or start >= end:
         raise sec.fail("start", "and end must satisfy 08:00 ≤ start < end ≤ 21:00 "
                                 "(marketing SMS hours)")
-    return Window(start, end, sec.get("timezone", str, "Asia/Shanghai"))
+    timezone = sec.get("timezone", str, "Asia/Shanghai")
+    try:
+        ZoneInfo(timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise sec.fail("timezone", f"is not a known time zone: {timezone!r}; use an IANA name "
+                                   "such as \"Asia/Shanghai\"") from None
+    return Window(start, end, timezone)
 
 
 def _check_coverage(sec: Section, s: InviteSettings) -> None:

@@ -23,11 +23,14 @@ def segment_workspace(
     split: str | None = None,
     output: Path | None = None,
     reveal_phones: bool = False,
+    loaded: Any = None,
 ) -> dict[str, Any]:
     """Build data/customers.parquet (and ``output`` for people); return the summary payload.
 
     ``split`` None means ``segment.split`` from privmigrate.toml. InputError when there is
-    no paid order to score.
+    no paid order to score. ``loaded`` (an ``ingest.load.LoadedOrders``) is the table a
+    `load` in this process just wrote: scoring takes it and its customer codes instead of
+    reading orders.parquet back and hashing every customer_id again.
     """
     import pyarrow as pa
 
@@ -43,12 +46,15 @@ def segment_workspace(
     # a `load` just before in this process may leave freed memory in Arrow's pool
     pa.default_memory_pool().release_unused()
     chosen_split = split or settings.split
-    orders = read_orders_for_scoring(ws.orders_path)
+    if loaded is not None:
+        orders, codes = loaded.orders, loaded.customer_codes
+    else:
+        orders, codes = read_orders_for_scoring(ws.orders_path), None
     customers = build_customers(
         orders, as_of=as_of, split=chosen_split, rules=settings.rules,
-        weights=settings.weights, converted=read_converted(ws.state_db),
+        weights=settings.weights, converted=read_converted(ws.state_db), customer_codes=codes,
     )
-    del orders
+    del orders, codes
     if customers.empty:
         raise InputError(
             f"{ws.orders_path} has no paid orders tied to a buyer"

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
+from privmigrate.clock import shanghai_now
 from privmigrate.config import env_secret, read_config
 from privmigrate.errors import InputError
 from privmigrate.ledger import open_ledger, transaction
@@ -52,7 +53,7 @@ def run_track(
     Returns a JSON-ready summary (counts, warnings, lift rows). Raises InputError for a bad
     file, ConfigError for bad config or missing credentials, RemoteError when WeCom refuses.
     """
-    now = now or datetime.now()
+    now = now or shanghai_now()
     settings = track_settings(read_config(ws.config_path))
     warnings: list[str] = []
     summary: dict[str, Any] = {"source": "api" if from_api else "file", "files": [],

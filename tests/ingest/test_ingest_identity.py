@@ -80,3 +80,28 @@ def test_connected_labels_finds_components() -> None:
     assert labels.tolist() == [0, 0, 0, 3, 4, 4, 4]
     assert connected_labels(3, np.array([], dtype=np.int64), np.array([], dtype=np.int64)
                             ).tolist() == [0, 1, 2]
+
+
+def test_phones_that_are_not_plain_numbers_give_the_same_ids_as_their_text() -> None:
+    """Valid phones are grouped as int64 when all are 11 plain digits, else as text; the ids
+    hash the text either way, so the same phone gets the same id on both paths."""
+    plain = _orders([("taobao", "测试用户001", "13800000001", "valid"),
+                     ("taobao", "测试用户002", "13800000002", "valid")])
+    odd = _orders([("taobao", "测试用户001", "13800000001", "valid"),
+                   ("taobao", "测试用户002", "13800000002", "valid"),
+                   ("taobao", "测试用户003", "+8613800000003", "valid")])
+    a, b = assign_customer_ids(plain, SECRET), assign_customer_ids(odd, SECRET)
+    assert a.tolist() == b.iloc[:2].tolist()
+    assert b.nunique() == 3
+
+
+def test_many_sources_and_null_buyers_link_like_one_source() -> None:
+    rows = [("jd" if i % 2 else "taobao", None if i % 5 == 0 else f"会员{i % 4}",
+             f"138000000{i % 3:02d}" if i % 4 else None, "valid" if i % 4 else "missing")
+            for i in range(40)]
+    ids = assign_customer_ids(_orders(rows), SECRET)
+    assert ids.attrs["customers"] == ids.nunique()
+    # rows sharing a phone share an id
+    frame = _orders(rows).assign(id=ids)
+    valid = frame[frame["phone_status"] == "valid"]
+    assert (valid.groupby("phone")["id"].nunique() == 1).all()

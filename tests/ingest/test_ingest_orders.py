@@ -258,3 +258,31 @@ def test_unknown_status_words_reject_their_rows_until_configured(tmp_path: Path)
     assert (reject["file"], reject["row"], reject["column"]) == ("crm.csv", 3, "状态")
     assert "'待复核'" in reject["reason"] and "[load.status_words]" in reject["reason"]
     assert build(path, {"待复核": "paid"}).orders["status"].tolist() == ["paid", "paid"]
+
+
+def test_order_id_uniqueness_is_exact_for_numbers_and_text() -> None:
+    """Numeric ids are checked as integers; a repeated number is re-checked as text."""
+    import pyarrow as pa
+
+    from privmigrate.ingest.orders import order_ids_unique
+
+    def ids(*values: str | None) -> pa.ChunkedArray:
+        return pa.chunked_array([pa.array(list(values[:2]), pa.large_string()),
+                                 pa.array(list(values[2:]), pa.large_string())])
+
+    assert order_ids_unique(ids("1001", "1002", "1003"))
+    assert not order_ids_unique(ids("1001", "1002", "1001"))
+    assert order_ids_unique(ids("007", "7", "8"))  # same number, different order numbers
+    assert not order_ids_unique(ids("A1", "B2", "A1"))
+    assert order_ids_unique(ids("A1", "1", "01"))
+
+
+def test_order_id_hash_keys_tell_prefixes_and_slices_apart() -> None:
+    import pyarrow as pa
+
+    from privmigrate.ingest.orders import order_ids_unique
+
+    assert order_ids_unique(pa.chunked_array([["T1", "T12", "T123", "订单1", "订单12", ""]]))
+    assert not order_ids_unique(pa.chunked_array([["T12", "订单1"], ["x", "订单1"]]))
+    sliced = pa.array(["dup", "T1", "T2", "dup"], pa.string()).slice(1, 2)
+    assert order_ids_unique(pa.chunked_array([sliced, pa.array(["dup"], pa.string())]))

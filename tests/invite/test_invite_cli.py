@@ -189,3 +189,24 @@ def test_send_with_sms_but_no_credentials_says_which_variable(ws, monkeypatch):
     result = _invite(ws, "--send", env={"PRIVMIGRATE_NOW": "2026-11-25T10:00"})
     assert result.exit_code == 1
     assert "PRIVMIGRATE_ALIYUN_ACCESS_KEY_ID" in result.output
+
+
+def test_suppress_import_refuses_a_wide_file_without_replies(tmp_path) -> None:
+    """An order export given by mistake must not suppress every buyer in it."""
+    from typer.testing import CliRunner
+
+    from privmigrate.cli import app
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "privmigrate.toml").write_text("", encoding="utf-8")
+    export = tmp_path / "orders.csv"
+    export.write_text("订单号,手机号,金额\n1,13800000001,10\n2,13800000002,20\n", encoding="utf-8")
+    runner = CliRunner()
+    refused = runner.invoke(app, ["suppress", "import", str(export), "-w", str(ws)])
+    assert refused.exit_code == 1 and "--plain-list" in refused.output
+    listed = runner.invoke(app, ["suppress", "list", "-w", str(ws), "--json"])
+    assert '"count": 0' in listed.output
+    accepted = runner.invoke(app, ["suppress", "import", str(export), "--plain-list",
+                                   "-w", str(ws), "--json"])
+    assert accepted.exit_code == 0 and '"added": 2' in accepted.output

@@ -216,3 +216,38 @@ def test_decimal_fen_reads_exact_fen_with_nulls_negatives_and_slices():
     arr = pa.chunked_array([pa.array(values, type=pa.decimal128(18, 2)).slice(1),
                             pa.array([Decimal("1.00")], type=pa.decimal128(18, 2))])
     assert decimal_fen(arr).tolist() == [0, -1, 999999999999999999, 100]
+
+
+def test_one_shot_segment_scores_the_loaded_table_like_a_reread(ws: Workspace, runner,
+                                                                 tmp_path: Path):
+    """`segment FILE` hands load's in-memory table to scoring; the result must be the same
+    as scoring orders.parquet read back (a later `segment` without files)."""
+    csv = tmp_path / "crm.csv"
+    lines = ["单号,客户,手机,时间,钱,状态"]
+    for i in range(60):
+        who = i % 7
+        tel = phone(who) if who % 3 else ("138****0001" if who else "")
+        status = "已退款" if i % 11 == 0 else "交易成功"
+        lines.append(f"A{i},会员{who},{tel},2026-01-{1 + i % 28:02d} 10:00:00,{i}.5,{status}")
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    maps = ["--map", "order_id=单号", "--map", "buyer_id=客户", "--map", "phone=手机",
+            "--map", "paid_at=时间", "--map", "amount=钱", "--map", "status=状态"]
+    first = runner.invoke(app, ["segment", str(csv), *maps, "-w", str(ws.root), "--json"])
+    assert first.exit_code == 0, first.output
+    one_shot = read_customers(ws.customers_path)
+    again = runner.invoke(app, ["segment", "-w", str(ws.root), "--json"])
+    assert again.exit_code == 0, again.output
+    pd.testing.assert_frame_equal(one_shot, read_customers(ws.customers_path))
+    assert json.loads(first.output)["load"]["orders_total"] == 60
+    assert len(one_shot) == 7  # 会员0 … 会员6
+
+
+def test_one_shot_segment_of_several_platforms_matches_a_reread(ws: Workspace, runner,
+                                                                example_exports):
+    files = [str(example_exports[k]) for k in ("taobao_csv", "youzan", "youzan_customers", "jd")]
+    first = runner.invoke(app, ["segment", *files, "-w", str(ws.root), "--json"])
+    assert first.exit_code == 0, first.output
+    one_shot = read_customers(ws.customers_path)
+    again = runner.invoke(app, ["segment", "-w", str(ws.root), "--json"])
+    assert again.exit_code == 0, again.output
+    pd.testing.assert_frame_equal(one_shot, read_customers(ws.customers_path))

@@ -1,0 +1,16 @@
+"""The one wall clock: Asia/Shanghai time, naive, as every timestamp privmigrate records.
+
+The core never reads the clock (``now``/``as_of`` are parameters); the edges call this.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def shanghai_now() -> datetime:
+    """Now as Asia/Shanghai wall time (naive), whatever the machine's own time zone."""
+    return datetime.now(SHANGHAI).replace(tzinfo=None)

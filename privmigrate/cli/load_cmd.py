@@ -54,14 +54,28 @@ def run_load(
     as_json: bool,
 ) -> dict[str, Any]:
     """Load files; print the per-file summary on stderr unless ``as_json``; return it."""
+    return load_summary(ws, files, source, maps, encoding, as_json).to_dict()
+
+
+def load_summary(
+    ws: Workspace,
+    files: list[Path],
+    source: str | None,
+    maps: list[str] | None,
+    encoding: str | None,
+    as_json: bool,
+    keep_orders: bool = False,
+) -> Any:
+    """``run_load`` returning the ``LoadSummary`` itself; ``keep_orders`` keeps the written
+    table in memory (``LoadSummary.kept``) for `segment FILE…` to score without re-reading."""
     from privmigrate.ingest.load import LoadOptions, load_files
 
     options = LoadOptions(source=source, mapping=parse_maps(maps), encoding=encoding)
     with ws.lock("load"), progress(not as_json) as bar:
-        summary = load_files(ws, files, options, bar)
+        summary = load_files(ws, files, options, bar, keep_orders=keep_orders)
     if not as_json:
         print_load_summary(summary.to_dict())
-    return summary.to_dict()
+    return summary
 
 
 def print_load_summary(summary: dict[str, Any]) -> None:

@@ -67,25 +67,8 @@ def _parse_date(value: str | None) -> date | None:
         raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
 
 
-def _load_first(
-    ws: Workspace, files: list[Path], source: str | None, maps: list[str] | None,
-    encoding: str | None, as_json: bool,
-) -> Any:
-    """`load` exactly as the load command does, keeping the table in memory for scoring."""
-    from privmigrate.cli.common import progress
-    from privmigrate.cli.load_cmd import parse_maps, print_load_summary
-    from privmigrate.ingest.load import LoadOptions, load_files
-
-    options = LoadOptions(source=source, mapping=parse_maps(maps), encoding=encoding)
-    with ws.lock("load"), progress(not as_json) as bar:
-        summary = load_files(ws, files, options, bar, keep_orders=True)
-    if not as_json:
-        print_load_summary(summary.to_dict())
-    return summary
-
-
 def register(app: typer.Typer) -> None:
-    from privmigrate.cli.load_cmd import EncodingOption, MapOption, SourceOption
+    from privmigrate.cli.load_cmd import EncodingOption, MapOption, SourceOption, load_summary
 
     @app.command("segment")
     @handle_errors
@@ -125,13 +108,12 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("write a .csv or .xlsx file", param_hint="--output")
         day = _parse_date(as_of)
         ws = open_workspace(workspace_dir)
-        loaded = _load_first(ws, files, source, maps, encoding, as_json) if files else None
+        # the loaded table goes to scoring in memory: no re-read, no re-hashing of the ids
+        loaded = load_summary(ws, files, source, maps, encoding, as_json,
+                              keep_orders=True) if files else None
         result = run_segment(ws, day, split, output, reveal_phones,
                              loaded.kept if loaded is not None else None)
-        if loaded is not None:
-            loaded.kept = None
-            loaded = loaded.to_dict()
         if as_json:
-            emit_json({**result, "load": loaded} if loaded is not None else result)
+            emit_json({**result, "load": loaded.to_dict()} if loaded is not None else result)
         else:
             print_summary(result)

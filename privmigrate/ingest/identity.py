@@ -145,10 +145,11 @@ def _pair_codes(
     presence table finds the distinct pairs in one pass instead of a hash table over every
     row; the order of the distinct pairs does not matter (they are ranked by hash later).
     """
-    if len(s_codes) and s_codes.min() == s_codes.max():
+    if len(s_codes) and s_codes.min() == s_codes.max() >= 0:
         # one source: the pairs are the buyers (a dictionary holds only values that occur)
         return b_raw, int(s_codes[0]) * n_b + np.arange(n_b)
-    pair = np.where(b_raw >= 0, s_codes.astype(np.int64) * n_b + b_raw, -1)
+    # a row without a source has no buyer key
+    pair = np.where((b_raw >= 0) & (s_codes >= 0), s_codes.astype(np.int64) * n_b + b_raw, -1)
     space = (int(s_codes.max()) + 1) * n_b if len(s_codes) else 0
     if space > 4 * len(pair) + (1 << 20):
         codes, pairs = pd.factorize(pair[pair >= 0])

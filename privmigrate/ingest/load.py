@@ -186,7 +186,11 @@ def _scoring_frame(merged: pd.DataFrame) -> pd.DataFrame:
     from privmigrate.scoring.customers_io import SCORING_COLUMNS
 
     frame = merged[[c for c in SCORING_COLUMNS if c != "amount"]]
-    frame["source"] = frame["source"].cat.remove_unused_categories()
+    # only the sources present, as a parquet dictionary would hold (bincount: no 10M sort)
+    source = frame["source"].cat
+    codes = source.codes.to_numpy()
+    present = np.bincount(codes[codes >= 0], minlength=len(source.categories)) > 0
+    frame["source"] = source.remove_categories(source.categories[~present])
     frame["amount_fen"] = merged["amount_fen"].fillna(0).to_numpy(dtype=np.int64)
     return frame
 

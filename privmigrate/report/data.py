@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from privmigrate.errors import InputError
+from privmigrate.errors import InputError, PrivmigrateError
 from privmigrate.ledger import open_ledger
 from privmigrate.workspace import Workspace
 
@@ -54,6 +54,7 @@ class ReportData:
     invitations: pd.DataFrame | None = None  # per night·channel·template·variant·staff
     customer_invites: pd.DataFrame | None = None  # last invitation per customer
     audiences: pd.DataFrame | None = None
+    staff_names: dict[str, str] = field(default_factory=dict)  # userid → "name (userid)"
     invited: int = 0
     converted: int = 0
     holdout: int = 0
@@ -68,12 +69,25 @@ def gather(ws: Workspace, as_of: date | None, today: date) -> ReportData:
     customers = _read_customers(ws.customers_path)
     as_of = as_of or (customers_as_of(customers) if customers is not None else None) or today
     data = ReportData(as_of=as_of, workspace=ws.root, customers=customers)
+    data.staff_names = _staff_names(ws)
     _read_orders(ws.orders_path, data)
     data.rejects = _read_rejects(ws.rejects_path)
     if ws.state_db.exists():
         with open_ledger(ws.state_db) as conn:
             _read_ledger(conn, data)
     return data
+
+
+def _staff_names(ws: Workspace) -> dict[str, str]:
+    """WeCom userid → "name (userid)" from [[invite.staff]], as the batch files show staff."""
+    from privmigrate.config import read_config
+
+    try:
+        staff = read_config(ws.config_path).get("invite", {}).get("staff", [])
+    except PrivmigrateError:
+        return {}
+    return {str(s["id"]): f"{s['name']} ({s['id']})" for s in staff
+            if isinstance(s, dict) and s.get("id") and s.get("name")}
 
 
 def _read_customers(path: Path) -> pa.Table | None:

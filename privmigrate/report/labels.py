@@ -65,6 +65,8 @@ ZH: dict[str, str] = {
     # invitations
     "night": "日期",
     "channel": "渠道",
+    "channel.sms": "短信",
+    "channel.call": "外呼",
     "template": "模板",
     "variant": "版本",
     "staff": "员工",
@@ -200,6 +202,8 @@ EN: dict[str, str] = {
     "rf_heat": "R×F customers (R = recency, F = frequency; 5 is best)",
     "night": "Night",
     "channel": "Channel",
+    "channel.sms": "SMS",
+    "channel.call": "Call",
     "template": "Template",
     "variant": "Variant",
     "staff": "Staff",

@@ -187,6 +187,8 @@ def invitations(ws: WriteOnlyWorksheet, data: ReportData, t: Labels) -> None:
         return
     frame = frame.copy()
     frame["conversion"] = frame["converted"] / frame["sent"].where(frame["sent"] > 0)
+    frame["channel"] = frame["channel"].map(lambda c: t.get(f"channel.{c}", c))
+    frame["staff"] = frame["staff"].map(lambda s: data.staff_names.get(s, s))
     nights = pd.to_datetime(frame["night"], errors="coerce")
     frame["night"] = nights.where(nights.notna(), frame["night"])  # a date cell filters by date
     w.table([t["night"], t["channel"], t["template"], t["variant"], t["staff"], t["planned"],

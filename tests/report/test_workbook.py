@@ -267,3 +267,22 @@ def test_invitation_counts_per_night_channel_template(book):
     totals = [sum(r[i] for r in rows) for i in range(5, 10)]
     # 20 invitations: 8 accepted + 4 called sent, 4 failed, 2 unknown + 2 sending unsure
     assert totals == [20, 12, 4, 4, 6]
+
+
+def test_invitation_channels_in_chinese_and_staff_by_name(ws):
+    ws.config_path.write_text(
+        '[[invite.staff]]\nid = "advisor01"\nname = "小美"\ndaily_capacity = 10\n',
+        encoding="utf-8")
+    import sqlite3
+
+    with sqlite3.connect(ws.state_db) as conn:
+        conn.execute("UPDATE invitations SET staff = 'advisor01'")
+    sheet = openpyxl.load_workbook(write_report(ws, as_of=AS_OF)["path"])["邀约"]
+    rows = []
+    for r in sheet.iter_rows(min_row=2, values_only=True):
+        if r[0] is None:
+            break  # the lift table follows after a blank row
+        rows.append(r)
+    channels = {r[1] for r in rows}
+    assert channels and channels <= {"短信", "外呼"}
+    assert "小美 (advisor01)" in {r[4] for r in rows}

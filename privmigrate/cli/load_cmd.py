@@ -110,7 +110,9 @@ def register(app: typer.Typer) -> None:
     @app.command("load")
     @handle_errors
     def load(
-        files: list[Path] = typer.Argument(..., help="Export files (CSV, xlsx)."),
+        files: list[Path] = typer.Argument(
+            ..., metavar="FILE", help="Export files (CSV, xlsx)."
+        ),
         source: str | None = SourceOption,
         maps: list[str] | None = MapOption,
         encoding: str | None = EncodingOption,

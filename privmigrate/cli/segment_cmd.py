@@ -74,7 +74,8 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def segment(
         files: list[Path] | None = typer.Argument(
-            None, help="Export files to load first (exactly as `load` does); optional."),
+            None, metavar="FILE",
+            help="Export files to load first (exactly as `load` does); optional."),
         source: str | None = SourceOption,
         maps: list[str] | None = MapOption,
         encoding: str | None = EncodingOption,

@@ -51,7 +51,8 @@ def _report(payload: dict[str, Any], as_json: bool, text: str) -> None:
 @suppress_app.command("add")
 @handle_errors
 def add(
-    phones: list[str] = typer.Argument(..., help="Mobile numbers to suppress."),
+    phones: list[str] = typer.Argument(..., metavar="PHONE",
+                                       help="Mobile numbers to suppress."),
     channel: str = typer.Option("all", "--channel", help=CHANNEL_HELP),
     reason: str = typer.Option("manual", "--reason", help="Why (kept in the ledger)."),
     source: str = typer.Option("cli", "--source", help="Where the request came from."),
@@ -81,7 +82,8 @@ def add(
 @suppress_app.command("import")
 @handle_errors
 def import_(
-    path: Path = typer.Argument(..., help="Reply report (csv, xlsx, json) or a list of numbers."),
+    path: Path = typer.Argument(..., metavar="FILE",
+                                help="Reply report (csv, xlsx, json) or a list of numbers."),
     channel: str = typer.Option("sms", "--channel", help=CHANNEL_HELP),
     reason: str = typer.Option("replied_unsubscribe", "--reason",
                                help="Why (kept in the ledger)."),
@@ -152,7 +154,8 @@ def list_(
 @suppress_app.command("remove")
 @handle_errors
 def remove(
-    phones: list[str] = typer.Argument(..., help="Mobile numbers to take off the list."),
+    phones: list[str] = typer.Argument(..., metavar="PHONE",
+                                       help="Mobile numbers to take off the list."),
     channel: str | None = typer.Option(None, "--channel", help="Only this channel's entry."),
     workspace_dir: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,

@@ -132,6 +132,7 @@ def run_night(
     steps: list[StepResult] = []
     done = _done_steps(ws, night)
     outcome: dict[str, str] = {}
+    carry: dict[str, Any] = {}
     for step in STEPS:
         if step not in settings.steps or (step == "audience" and not settings.audiences) or (
             step == "track" and settings.track == "off"
@@ -147,7 +148,7 @@ def run_night(
             steps.append(StepResult(step, "skipped", f"needs {', '.join(blocked)}"))
             outcome[step] = "skipped"
             continue
-        result = _run_step(ws, step, night, now, settings, dry_run, progress)
+        result = _run_step(ws, step, night, now, settings, dry_run, progress, carry)
         steps.append(result)
         outcome[step] = "ok" if result.status == "ok" else "failed"
         if os.environ.get(CRASH_AFTER_ENV) == step:
@@ -156,12 +157,12 @@ def run_night(
 
 
 def _run_step(ws: Workspace, step: str, night: date, now: datetime, settings: RunSettings,
-              dry_run: bool, progress: Progress) -> StepResult:
+              dry_run: bool, progress: Progress, carry: dict[str, Any]) -> StepResult:
     started = shanghai_now().isoformat(timespec="seconds")
     if not dry_run:
         _journal(ws, night, step, "started", started, None, None)
     try:
-        detail = STEP_FUNCTIONS[step](ws, night, now, settings, dry_run, progress)
+        detail = STEP_FUNCTIONS[step](ws, night, now, settings, dry_run, progress, carry)
     except PrivmigrateError as exc:
         if not dry_run:
             _journal(ws, night, step, "failed", started, _now(), exc.message)
@@ -220,7 +221,10 @@ def night_journal(ws: Workspace, night: date) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------- the steps
 
-StepFn = Callable[[Workspace, date, datetime, RunSettings, bool, Progress], dict[str, Any]]
+# The last argument carries in-memory results from one step to a later one in the same
+# process (load's table to segment), so a night does not re-read what it just wrote.
+StepFn = Callable[[Workspace, date, datetime, RunSettings, bool, Progress, dict[str, Any]],
+                  dict[str, Any]]
 
 
 def new_inbox_files(ws: Workspace, inbox: Path) -> list[Path]:
@@ -241,7 +245,7 @@ def new_inbox_files(ws: Workspace, inbox: Path) -> list[Path]:
 
 
 def _step_load(ws: Workspace, night: date, now: datetime, settings: RunSettings,
-               dry_run: bool, progress: Progress) -> dict[str, Any]:
+               dry_run: bool, progress: Progress, carry: dict[str, Any]) -> dict[str, Any]:
     from privmigrate.ingest.load import load_files
 
     inbox = (ws.root / settings.inbox).resolve()
@@ -250,22 +254,23 @@ def _step_load(ws: Workspace, night: date, now: datetime, settings: RunSettings,
         return {"files": 0, "note": f"no new files in {inbox}"}
     if dry_run:
         return {"files": len(files), "would_load": [p.name for p in files]}
-    summary = load_files(ws, files, progress=progress)
+    summary = load_files(ws, files, progress=progress, keep_orders=True)
+    carry["loaded"] = summary.kept
     return {"files": len(files), "new_orders": summary.new_orders,
             "orders_total": summary.orders_total, "rejected": summary.rejected}
 
 
 def _step_segment(ws: Workspace, night: date, now: datetime, settings: RunSettings,
-                  dry_run: bool, progress: Progress) -> dict[str, Any]:
+                  dry_run: bool, progress: Progress, carry: dict[str, Any]) -> dict[str, Any]:
     from privmigrate.scoring.run import segment_workspace
 
     if dry_run:
         return {"note": "would rebuild data/customers.parquet"}
-    return segment_workspace(ws, night, None, None, False)
+    return segment_workspace(ws, night, None, None, False, loaded=carry.pop("loaded", None))
 
 
 def _step_invite(ws: Workspace, night: date, now: datetime, settings: RunSettings,
-                 dry_run: bool, progress: Progress) -> dict[str, Any]:
+                 dry_run: bool, progress: Progress, carry: dict[str, Any]) -> dict[str, Any]:
     from privmigrate.invite.night import run_invite
     from privmigrate.invite.settings import InviteSettings
     from privmigrate.invite.window import is_open
@@ -280,7 +285,7 @@ def _step_invite(ws: Workspace, night: date, now: datetime, settings: RunSetting
 
 
 def _step_audience(ws: Workspace, night: date, now: datetime, settings: RunSettings,
-                   dry_run: bool, progress: Progress) -> dict[str, Any]:
+                   dry_run: bool, progress: Progress, carry: dict[str, Any]) -> dict[str, Any]:
     from privmigrate.audience.run import push_configured_audiences
 
     if dry_run and not ws.customers_path.exists():
@@ -289,7 +294,7 @@ def _step_audience(ws: Workspace, night: date, now: datetime, settings: RunSetti
 
 
 def _step_track(ws: Workspace, night: date, now: datetime, settings: RunSettings,
-                dry_run: bool, progress: Progress) -> dict[str, Any]:
+                dry_run: bool, progress: Progress, carry: dict[str, Any]) -> dict[str, Any]:
     from privmigrate.track.run import run_track
 
     if settings.track == "api":
@@ -303,7 +308,7 @@ def _step_track(ws: Workspace, night: date, now: datetime, settings: RunSettings
 
 
 def _step_report(ws: Workspace, night: date, now: datetime, settings: RunSettings,
-                 dry_run: bool, progress: Progress) -> dict[str, Any]:
+                 dry_run: bool, progress: Progress, carry: dict[str, Any]) -> dict[str, Any]:
     from privmigrate.report import write_report
     from privmigrate.report.settings import report_settings
 

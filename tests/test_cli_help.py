@@ -48,3 +48,15 @@ def test_every_command_offers_json() -> None:
     for path, _ in _commands():
         result = runner.invoke(app, [*path, "--help"])
         assert "--json" in result.output, path
+
+
+def test_a_failing_command_with_json_says_so_on_stdout(tmp_path) -> None:
+    import json
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["load", str(tmp_path / "missing.csv"), "-w", str(tmp_path),
+                                 "--json"])
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert payload["exit_code"] == 1 and "missing.csv" in payload["error"]
+    assert result.stderr.startswith("Error:")

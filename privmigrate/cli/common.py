@@ -70,6 +70,8 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except PrivmigrateError as exc:
+            if kwargs.get("as_json"):  # scripts read stdout: say it there too
+                emit_json({"error": exc.message, "exit_code": int(exc.exit_code)})
             raise fail(exc.message, exc.exit_code) from None
         except KeyboardInterrupt:
             raise fail(

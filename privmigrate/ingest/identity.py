@@ -222,7 +222,8 @@ def resolve_identity(orders: pd.DataFrame, secret: bytes) -> Identity:
     n_phone = len(p_hashes)
     n_nodes = n_phone + len(b_hashes)
     has_buyer = b_codes >= 0
-    b_codes[has_buyer] += n_phone
+    # NOTE: b_codes may be a read-only view of an Arrow buffer (e.g. no buyer at all)
+    b_codes = np.where(has_buyer, b_codes + np.int32(n_phone), b_codes).astype(np.int32)
     both = (p_codes >= 0) & has_buyer
     edges = pa.array(p_codes[both].astype(np.int64) * n_nodes + b_codes[both])
     pairs = pc.unique(edges).to_numpy()  # Arrow's int64 hash is ~2× pandas'

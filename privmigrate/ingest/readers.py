@@ -256,7 +256,8 @@ class CarefulReadNeeded(Exception):
 
 
 def iter_csv_chunks(
-    path: Path, layout: CsvLayout, rows_per_chunk: int = 1_000_000
+    path: Path, layout: CsvLayout, rows_per_chunk: int = 1_000_000,
+    block_size: int = 32 << 20,
 ) -> Iterator[RawExport]:
     """Stream a big CSV as RawExports of about ``rows_per_chunk`` rows, so memory stays bounded.
 
@@ -275,7 +276,7 @@ def iter_csv_chunks(
             path,
             read_options=pacsv.ReadOptions(
                 encoding=layout.encoding, column_names=layout.header, skip_rows=layout.skip + 1,
-                use_threads=True, block_size=32 << 20,
+                use_threads=True, block_size=block_size,
             ),
             parse_options=pacsv.ParseOptions(delimiter=layout.delimiter,
                                               invalid_row_handler=on_invalid),

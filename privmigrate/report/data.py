@@ -279,6 +279,8 @@ def _read_audiences(conn: sqlite3.Connection, tables: set[str]) -> pd.DataFrame 
                                   "held_count": "size", "matched_count": "matched"})
     for col in ("size", "uploaded_count", "matched"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce")
+    # never pushed: the platform holds nothing yet, so "0" would read as an empty audience
+    frame.loc[frame["last_sync"].isna(), "size"] = float("nan")
     # the platform's own figures: matched of what it counted as uploaded
     base = frame["uploaded_count"].where(frame["uploaded_count"] > 0, frame["size"])
     frame["match_rate"] = frame["matched"] / base.where(base > 0)

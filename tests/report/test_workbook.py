@@ -286,3 +286,22 @@ def test_invitation_channels_in_chinese_and_staff_by_name(ws):
     channels = {r[1] for r in rows}
     assert channels and channels <= {"短信", "外呼"}
     assert "小美 (advisor01)" in {r[4] for r in rows}
+
+
+def test_a_never_pushed_audience_shows_no_size():
+    import sqlite3
+
+    import pandas as pd
+
+    from privmigrate.report.data import _read_audiences
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE audiences (platform TEXT, name TEXT, last_sync_at TEXT, "
+                 "held_count INTEGER, uploaded_count INTEGER, matched_count INTEGER, "
+                 "processing TEXT)")
+    conn.execute("INSERT INTO audiences VALUES ('tencent', 'built', NULL, 0, NULL, NULL, NULL)")
+    conn.execute("INSERT INTO audiences VALUES ('tencent', 'synced', '2026-11-20', 500, 500, "
+                 "400, 'done')")
+    frame = _read_audiences(conn, {"audiences"}).set_index("audience")
+    assert pd.isna(frame.loc["built", "size"])
+    assert frame.loc["synced", "size"] == 500 and frame.loc["synced", "match_rate"] == 0.8

@@ -229,6 +229,10 @@ EXPORT_HEADERS = {
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit minus the header
 
 
+PHONE_STATUS_ZH = {"valid": "有效", "masked": "已脱敏", "virtual": "虚拟号",
+                   "invalid": "无效", "missing": "缺失"}
+
+
 def export_frame(customers: pd.DataFrame, reveal_phones: bool = False) -> pd.DataFrame:
     """The customer table for people: Chinese headers, masked phones, readable cells."""
     out = pd.DataFrame(index=customers.index)
@@ -243,6 +247,8 @@ def export_frame(customers: pd.DataFrame, reveal_phones: bool = False) -> pd.Dat
             values = (customers["total_fen"] / 100.0).round(2)
         elif col in ("reachable_by_sms", "in_private_domain"):
             values = values.map({True: "是", False: "否"})
+        elif col == "phone_status":
+            values = values.astype(STRING).map(PHONE_STATUS_ZH, na_action="ignore")
         elif isinstance(values.dtype, pd.CategoricalDtype):
             values = values.astype(STRING)
         out[header] = values
@@ -266,17 +272,31 @@ def export_customers(customers: pd.DataFrame, path: Path, *, reveal_phones: bool
 
 def _write_xlsx(frame: pd.DataFrame, tmp: Path) -> None:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+
+    from privmigrate.report.excel import fit_width
 
     book = Workbook(write_only=True)
     columns = list(frame.columns)
+    sample = frame.head(1000)
+    widths = [fit_width([str(c), *sample[c].dropna().astype(str)]) for c in columns]
     parts = max(1, -(-len(frame) // XLSX_MAX_ROWS))
     for part in range(parts):
         sheet = book.create_sheet("客户" if parts == 1 else f"客户{part + 1}")
         sheet.freeze_panes = "A2"
+        for j, width in enumerate(widths, start=1):
+            sheet.column_dimensions[get_column_letter(j)].width = width
         sheet.append(columns)
         chunk = frame.iloc[part * XLSX_MAX_ROWS:(part + 1) * XLSX_MAX_ROWS]
         for row in chunk.astype(object).where(chunk.notna(), None).itertuples(index=False):
-            sheet.append([_cell(v) for v in row])
+            cells = []
+            for v in row:
+                cell = WriteOnlyCell(sheet, value=_cell(v))
+                if isinstance(v, str) and v.startswith("="):
+                    cell.data_type = "s"  # a buyer name is text, never a formula
+                cells.append(cell)
+            sheet.append(cells)
     book.save(tmp)
 
 

@@ -251,3 +251,20 @@ def test_one_shot_segment_of_several_platforms_matches_a_reread(ws: Workspace, r
     again = runner.invoke(app, ["segment", "-w", str(ws.root), "--json"])
     assert again.exit_code == 0, again.output
     pd.testing.assert_frame_equal(one_shot, read_customers(ws.customers_path))
+
+
+def test_xlsx_export_reads_well_and_keeps_names_as_text(tmp_path: Path):
+    c = build_customers(orders(ROWS))
+    c["name"] = c["name"].astype(object)
+    c.loc[c.index[0], "name"] = '=HYPERLINK("http://x","点我")'
+    out = tmp_path / "客户.xlsx"
+    export_customers(c, out)
+    sheet = openpyxl.load_workbook(out).active
+    header = [cell.value for cell in sheet[1]]
+    name_col = header.index("姓名") + 1
+    name_cell = sheet.cell(row=2, column=name_col)
+    assert name_cell.data_type == "s" and name_cell.value.startswith("=HYPERLINK")
+    statuses = {sheet.cell(row=r, column=header.index("手机状态") + 1).value
+                for r in range(2, sheet.max_row + 1)}
+    assert statuses <= {"有效", "已脱敏", "虚拟号", "无效", "缺失"} and statuses
+    assert sheet.column_dimensions["A"].width and sheet.column_dimensions["A"].width > 10

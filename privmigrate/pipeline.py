@@ -210,15 +210,6 @@ def _journal(ws: Workspace, night: date, step: str, status: str, started: str,
         )
 
 
-def night_journal(ws: Workspace, night: date) -> list[dict[str, Any]]:
-    """The journal rows of a night (for `run --json` and the report)."""
-    with open_ledger(ws.state_db) as conn:
-        rows = conn.execute(
-            "SELECT step, status, started_at, finished_at FROM run_steps WHERE night = ? "
-            "ORDER BY started_at", (night.isoformat(),)).fetchall()
-    return [dict(r) for r in rows]
-
-
 # ---------------------------------------------------------------- the steps
 
 # The last argument carries in-memory results from one step to a later one in the same

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from privmigrate.errors import RemoteError
 
+# What to do when a platform kept failing: pushes record each step, so a rerun resumes.
+PUSH_AGAIN = "run the push again later, it resumes where it stopped"
+
 
 class OutcomeUnknown(RemoteError):
     """The request may or may not have been applied."""

@@ -84,6 +84,46 @@ def json_envelope(
     return body
 
 
+def request_once(
+    client: httpx.Client,
+    platform: str,
+    path: str,
+    method: str,
+    url: str,
+    *,
+    write: bool,
+    unknown: Callable[[str], Exception],
+    files: Callable[[], dict[str, Any]] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """One request. A failure to connect is transient; a transport failure after sending
+    leaves a write's outcome unknown (``unknown`` builds that error) and a read's transient.
+    ``files`` is opened per attempt and closed afterwards."""
+    opened = files() if files else None
+    try:
+        return client.request(method, url, files=opened, **kwargs)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise TransientError(f"cannot connect to {platform}: {exc}") from exc
+    except httpx.TransportError as exc:  # sent, then timed out or dropped
+        if write:
+            raise unknown(f"{platform} {path}: no answer ({type(exc).__name__}); "
+                          "the request may have been applied") from exc
+        raise TransientError(f"{platform} {path}: {type(exc).__name__}") from exc
+    finally:
+        for part in (opened or {}).values():
+            if isinstance(part, tuple) and hasattr(part[1], "close"):
+                part[1].close()
+
+
+def retried_or_refused(call: Callable[[], T], label: str, *, attempts: int, hint: str,
+                       sleep: Callable[[float], Any] | None = None) -> T:
+    """``with_retries``; transient failures that outlast the attempts become a RemoteError."""
+    try:
+        return with_retries(call, attempts=attempts, sleep=sleep)
+    except TransientError as exc:
+        raise RemoteError(f"{label} kept failing after {attempts} tries ({exc}); {hint}") from exc
+
+
 def make_client(
     base_url: str,
     *,

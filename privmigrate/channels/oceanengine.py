@@ -18,15 +18,15 @@ from typing import Any
 
 import httpx
 
-from privmigrate.audience.remote import OutcomeUnknown, RemoteRefused, TokenError
+from privmigrate.audience.remote import PUSH_AGAIN, OutcomeUnknown, RemoteRefused, TokenError
 from privmigrate.channels.http import (
     ClientOwner,
     TransientError,
     json_envelope,
     make_client,
-    with_retries,
+    request_once,
+    retried_or_refused,
 )
-from privmigrate.errors import RemoteError
 
 # UNCONFIRMED codes (reference §2.6): change them here if the official 返回码 page differs.
 RATE_LIMIT_CODES = frozenset({40100, 40110, 61002, 61003})
@@ -160,27 +160,13 @@ class OceanEngineClient(ClientOwner):
               data: dict[str, str] | None = None,
               files: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:
-            opened = files() if files else None
-            try:
-                response = self._client.request(method, path, params=params, json=json,
-                                                data=data, files=opened)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                raise TransientError(f"cannot connect to Ocean Engine: {exc}") from exc
-            except httpx.TransportError as exc:
-                if write:
-                    raise OutcomeUnknown(
-                        f"Ocean Engine {path}: no answer ({type(exc).__name__}); "
-                        "the request may have been applied") from exc
-                raise TransientError(f"Ocean Engine {path}: {type(exc).__name__}") from exc
+            response = request_once(self._client, "Ocean Engine", path, method, path,
+                                    write=write, unknown=OutcomeUnknown, files=files,
+                                    params=params, json=json, data=data)
             return self._parse(path, response, write)
 
-        try:
-            return with_retries(attempt, attempts=self._attempts, sleep=self._sleep)
-        except TransientError as exc:
-            raise RemoteError(
-                f"Ocean Engine {path} kept failing after {self._attempts} tries ({exc}); "
-                "run the push again later, it resumes where it stopped"
-            ) from exc
+        return retried_or_refused(attempt, f"Ocean Engine {path}", attempts=self._attempts,
+                                  hint=PUSH_AGAIN, sleep=self._sleep)
 
     def _parse(self, path: str, response: httpx.Response, write: bool) -> dict[str, Any]:
         body = json_envelope(response, f"Ocean Engine {path}", write=write,

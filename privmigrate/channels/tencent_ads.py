@@ -17,15 +17,15 @@ from typing import Any
 
 import httpx
 
-from privmigrate.audience.remote import OutcomeUnknown, RemoteRefused, TokenError
+from privmigrate.audience.remote import PUSH_AGAIN, OutcomeUnknown, RemoteRefused, TokenError
 from privmigrate.channels.http import (
     ClientOwner,
     TransientError,
     json_envelope,
     make_client,
-    with_retries,
+    request_once,
+    retried_or_refused,
 )
-from privmigrate.errors import RemoteError
 
 RATE_LIMIT_CODES = frozenset({11008, 11016, 11017, 11018, 11019})
 SYSTEM_CODES = frozenset({10000, 10001, *range(30000, 30100)})
@@ -132,31 +132,14 @@ class TencentAdsClient(ClientOwner):
               data: dict[str, str] | None = None,
               files: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
         def attempt() -> dict[str, Any]:
-            opened = files() if files else None
-            try:
-                response = self._client.request(
-                    method, f"/{path}", params={**(params or {}), **self._auth()},
-                    json=json, data=data, files=opened)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                raise TransientError(f"cannot connect to Tencent Ads: {exc}") from exc
-            except httpx.TransportError as exc:  # sent, then timed out or dropped
-                if write:
-                    raise OutcomeUnknown(
-                        f"Tencent Ads {path}: no answer ({type(exc).__name__}); "
-                        "the request may have been applied") from exc
-                raise TransientError(f"Tencent Ads {path}: {type(exc).__name__}") from exc
-            finally:
-                for value in (opened or {}).values():
-                    value[1].close()
+            response = request_once(self._client, "Tencent Ads", path, method, f"/{path}",
+                                    write=write, unknown=OutcomeUnknown, files=files,
+                                    params={**(params or {}), **self._auth()},
+                                    json=json, data=data)
             return self._parse(path, response, write)
 
-        try:
-            return with_retries(attempt, attempts=self._attempts, sleep=self._sleep)
-        except TransientError as exc:
-            raise RemoteError(
-                f"Tencent Ads {path} kept failing after {self._attempts} tries ({exc}); "
-                "run the push again later, it resumes where it stopped"
-            ) from exc
+        return retried_or_refused(attempt, f"Tencent Ads {path}", attempts=self._attempts,
+                                  hint=PUSH_AGAIN, sleep=self._sleep)
 
     def _parse(self, path: str, response: httpx.Response, write: bool) -> dict[str, Any]:
         trace = response.headers.get("X-TSA-Trace-Id", "")

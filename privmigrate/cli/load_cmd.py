@@ -45,18 +45,6 @@ def parse_maps(maps: list[str] | None) -> dict[str, str]:
     return out
 
 
-def run_load(
-    ws: Workspace,
-    files: list[Path],
-    source: str | None,
-    maps: list[str] | None,
-    encoding: str | None,
-    as_json: bool,
-) -> dict[str, Any]:
-    """Load files; print the per-file summary on stderr unless ``as_json``; return it."""
-    return load_summary(ws, files, source, maps, encoding, as_json).to_dict()
-
-
 def load_summary(
     ws: Workspace,
     files: list[Path],
@@ -66,8 +54,9 @@ def load_summary(
     as_json: bool,
     keep_orders: bool = False,
 ) -> Any:
-    """``run_load`` returning the ``LoadSummary`` itself; ``keep_orders`` keeps the written
-    table in memory (``LoadSummary.kept``) for `segment FILE…` to score without re-reading."""
+    """Load files under the workspace lock; print the per-file summary on stderr unless
+    ``as_json``; return the ``LoadSummary``. ``keep_orders`` keeps the written table in
+    memory (``LoadSummary.kept``) for `segment FILE…` to score without re-reading."""
     from privmigrate.ingest.load import LoadOptions, load_files
 
     options = LoadOptions(source=source, mapping=parse_maps(maps), encoding=encoding)
@@ -128,6 +117,6 @@ def register(app: typer.Typer) -> None:
         Example: privmigrate load ExportOrderList202601.csv 有赞订单.xlsx
         """
         ws = workspace(workspace_dir)
-        result = run_load(ws, files, source, maps, encoding, as_json)
+        result = load_summary(ws, files, source, maps, encoding, as_json).to_dict()
         if as_json:
             emit_json(result)

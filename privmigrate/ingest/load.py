@@ -47,6 +47,7 @@ from privmigrate.progress import NULL_PROGRESS, Progress
 from privmigrate.tables import (
     CATEGORICAL_COLUMNS,
     ORDERS_SCHEMA,
+    decimal_fen,
     read_orders_table,
     write_table_atomic,
 )
@@ -290,11 +291,8 @@ def release_memory() -> None:
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes (how `run` recognises files already loaded)."""
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _merge(existing: pa.Table, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -308,7 +306,7 @@ def _merge(existing: pa.Table, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     old = existing.drop_columns(["customer_id"]).to_pandas(types_mapper=_mapper)
     for name, dtype in CATEGORICAL_COLUMNS.items():
         old[name] = old[name].astype(dtype)
-    old["amount_fen"] = _decimal_to_fen(existing.column("amount"))
+    old["amount_fen"] = decimal_fen(existing.column("amount"))
     old = old.drop(columns=["amount"])
     old["_file"] = -1  # load_files pops it even when the new files held no rows
     if len(new) == 0:
@@ -335,15 +333,6 @@ def _overlap(old: pd.DataFrame, new: pd.DataFrame) -> tuple[np.ndarray, int]:
         replaced[in_old] = pc.is_in(ids_old, value_set=ids_new).to_numpy(zero_copy_only=False)
         known[in_new] = pc.is_in(ids_new, value_set=ids_old).to_numpy(zero_copy_only=False)
     return replaced, int((~known).sum())
-
-
-def _decimal_to_fen(col: pa.ChunkedArray) -> np.ndarray:
-    import pyarrow.compute as pc
-
-    from privmigrate.tables import amount_fen
-
-    fen = amount_fen(pc.fill_null(col, pa.scalar(0, col.type)))
-    return np.asarray(fen.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _mapper(t: pa.DataType) -> Any:

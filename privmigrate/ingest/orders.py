@@ -158,20 +158,19 @@ def build_orders(
         np.full(n, SOURCE_DTYPE.categories.get_loc(profile.name), dtype=np.int8),
         dtype=SOURCE_DTYPE)
 
-    # Money: the first present amount column; the next one only where it is empty.
-    amount, bad_amount, amount_col = parsed["amount"]
-    rejects.add(bad_amount & keep_mask, amount_col or "amount", _bad_value_reason(
-        frame, amount_col, "is not an amount"))
-    refund, bad_refund, refund_col = parsed["refund"]
-    rejects.add(bad_refund & keep_mask, refund_col or "refund_amount", _bad_value_reason(
-        frame, refund_col, "is not an amount"))
-
-    paid_at, bad_paid, paid_col = parsed["paid_at"]
-    rejects.add(bad_paid & keep_mask, paid_col or "paid_at", _bad_value_reason(
-        frame, paid_col, "is not a date/time"))
-    ordered_at, bad_ordered, ordered_col = parsed["ordered_at"]
-    rejects.add(bad_ordered & keep_mask, ordered_col or "ordered_at", _bad_value_reason(
-        frame, ordered_col, "is not a date/time"))
+    # Money and times: a cell that holds something unparseable rejects its row (in this
+    # order, so the first bad column is the reason given).
+    for key, field_name, what in (("amount", "amount", "is not an amount"),
+                                  ("refund", "refund_amount", "is not an amount"),
+                                  ("paid_at", "paid_at", "is not a date/time"),
+                                  ("ordered_at", "ordered_at", "is not a date/time")):
+        _, bad, column = parsed[key]
+        rejects.add(bad & keep_mask, column or field_name,
+                    _bad_value_reason(frame, column, what))
+    amount, _, amount_col = parsed["amount"]
+    refund = parsed["refund"][0]
+    paid_at, _, paid_col = parsed["paid_at"]
+    ordered_at = parsed["ordered_at"][0]
 
     # Identity fields
     phone, phone_status = parsed["phone"]

@@ -54,7 +54,7 @@ def build_customers(
     converted: Iterable[str] | pd.Series | None = None,
     customer_codes: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Score and segment the buyers in ``orders`` (``tables.read_orders`` shape).
+    """Score and segment the buyers in ``orders`` (``customers_io.read_orders_for_scoring`` shape).
 
     ``converted`` holds customer_ids known to have joined the private domain (track's
     conversions); they are flagged ``in_private_domain`` like 企微好友 buyers.

@@ -1,7 +1,7 @@
 """customers.parquet on disk, the order columns scoring reads, and exports for people.
 
 On disk money is ``decimal128(18, 2)`` yuan (exact); in memory ``read_customers`` gives
-``total_amount`` as float yuan plus exact ``total_fen`` (int64), like ``tables.read_orders``.
+``total_amount`` as float yuan plus exact ``total_fen`` (int64), like ``tables.decimal_fen`` gives.
 The schema metadata keeps the as-of date, the split and the segment order.
 """
 
@@ -22,7 +22,7 @@ from privmigrate.errors import InputError
 from privmigrate.masking import mask_phone
 from privmigrate.scoring.customers import CUSTOMER_DTYPES, STRING, empty_customers
 from privmigrate.scoring.rfm import SEGMENT_LABELS
-from privmigrate.tables import AMOUNT_TYPE, TIME_TYPE, amount_fen
+from privmigrate.tables import AMOUNT_TYPE, TIME_TYPE, decimal_fen
 from privmigrate.workspace import atomic_path
 
 CUSTOMERS_SCHEMA = pa.schema([
@@ -92,26 +92,6 @@ def _paid_at_has_nulls(path: Path) -> bool:
         if stats is None or not stats.has_null_count or stats.null_count:
             return True
     return False
-
-
-def decimal_fen(amount: pa.ChunkedArray) -> np.ndarray:
-    """Whole fen (int64, null → 0) straight from decimal128(18, 2) buffers, without arithmetic.
-
-    A decimal128 value is its unscaled 128-bit integer; at scale 2 that integer is the fen, and
-    precision 18 keeps it within the low 64 bits (little-endian two's complement).
-    """
-    if amount.type != AMOUNT_TYPE:
-        return np.asarray(amount_fen(pc.cast(amount, AMOUNT_TYPE)).fill_null(0), dtype=np.int64)
-    parts = []
-    for chunk in amount.chunks:
-        words = np.frombuffer(chunk.buffers()[1], dtype=np.int64,
-                              count=2 * (chunk.offset + len(chunk)))
-        low = words[2 * chunk.offset::2]
-        if chunk.null_count:
-            low = low.copy()
-            low[chunk.is_null().to_numpy(zero_copy_only=False)] = 0
-        parts.append(low)
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)  # one copy
 
 
 def _strings(t: pa.DataType) -> Any:

@@ -31,6 +31,26 @@ def run_segment(
         return segment_workspace(ws, as_of, split, output, reveal_phones, loaded)
 
 
+def _load_and_segment(
+    ws: Workspace, files: list[Path], source: str | None, maps: list[str] | None,
+    encoding: str | None, as_json: bool, as_of: date | None, split: str | None,
+    output: Path | None, reveal_phones: bool,
+) -> tuple[dict[str, Any], Any]:
+    """`segment FILE…`: load, score the loaded table in memory while orders.parquet is
+    being written (no re-read, no re-hashing of the ids), then write the customers."""
+    from privmigrate.cli.load_cmd import load_summary
+    from privmigrate.scoring.run import publish_scored, score_workspace
+
+    with ws.lock("segment"):
+        loaded = load_summary(
+            ws, files, source, maps, encoding, as_json,
+            while_writing=lambda kept: score_workspace(ws, as_of, split, kept))
+        if loaded.during_write_error is not None:
+            raise loaded.during_write_error
+        result = publish_scored(ws, loaded.during_write, as_of, output, reveal_phones)
+    return result, loaded
+
+
 def print_summary(result: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -68,7 +88,7 @@ def _parse_date(value: str | None) -> date | None:
 
 
 def register(app: typer.Typer) -> None:
-    from privmigrate.cli.load_cmd import EncodingOption, MapOption, SourceOption, load_summary
+    from privmigrate.cli.load_cmd import EncodingOption, MapOption, SourceOption
 
     @app.command("segment")
     @handle_errors
@@ -109,11 +129,11 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("write a .csv or .xlsx file", param_hint="--output")
         day = _parse_date(as_of)
         ws = open_workspace(workspace_dir)
-        # the loaded table goes to scoring in memory: no re-read, no re-hashing of the ids
-        loaded = load_summary(ws, files, source, maps, encoding, as_json,
-                              keep_orders=True) if files else None
-        result = run_segment(ws, day, split, output, reveal_phones,
-                             loaded.kept if loaded is not None else None)
+        if files:
+            result, loaded = _load_and_segment(ws, files, source, maps, encoding, as_json, day,
+                                               split, output, reveal_phones)
+        else:
+            result, loaded = run_segment(ws, day, split, output, reveal_phones), None
         if as_json:
             emit_json({**result, "load": loaded.to_dict()} if loaded is not None else result)
         else:

@@ -270,9 +270,13 @@ def id_strings(hashes: np.ndarray, root: np.ndarray) -> pa.LargeStringArray:
     slot = (np.cumsum(used) - 1).astype(rows.dtype)
     spelled = hex_ascii(hashes[used]).view(f"V{ID_WIDTH}").ravel()
     chars = spelled[slot[rows]].view(np.uint8)
-    offsets = np.zeros(len(root) + 1, dtype=np.int64)
-    np.cumsum(linked * ID_WIDTH, out=offsets[1:])
-    nulls = int(len(root) - np.count_nonzero(linked))
+    nulls = int(len(root) - len(rows))
+    if nulls:
+        offsets = np.zeros(len(root) + 1, dtype=np.int64)
+        np.cumsum(linked, out=offsets[1:])
+        offsets *= ID_WIDTH
+    else:  # the usual case: a running count is a range (cumsum of 10M costs 0.3 s)
+        offsets = np.arange(0, ID_WIDTH * (len(root) + 1), ID_WIDTH, dtype=np.int64)
     validity = pa.py_buffer(np.packbits(linked, bitorder="little")) if nulls else None
     return pa.LargeStringArray.from_buffers(
         len(root), pa.py_buffer(offsets), pa.py_buffer(chars), validity, nulls)

@@ -12,10 +12,12 @@ import ctypes
 import ctypes.util
 import gc
 import hashlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,9 @@ from privmigrate.ingest.identity import resolve_identity
 from privmigrate.ingest.orders import (
     REJECT_COLUMNS,
     BuiltOrders,
+    IdKeyRun,
     build_orders,
+    id_key_run,
     merge_line_items,
 )
 from privmigrate.ingest.readers import (
@@ -47,11 +51,14 @@ from privmigrate.progress import NULL_PROGRESS, Progress
 from privmigrate.tables import (
     CATEGORICAL_COLUMNS,
     ORDERS_SCHEMA,
+    ROW_GROUP_ROWS,
     decimal_fen,
     read_orders_table,
-    write_table_atomic,
+    write_row_groups_atomic,
 )
 from privmigrate.workspace import Workspace, atomic_path
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -100,11 +107,14 @@ class LoadSummary:
     rejects_path: str
     orders_path: str
     kept: LoadedOrders | None = None  # only with load_files(keep_orders=True)
+    during_write: Any = None  # what load_files(while_writing=…) returned
+    during_write_error: Exception | None = None  # … or what it raised
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain values (without the kept table)."""
         return {f.name: [asdict(x) for x in self.files] if f.name == "files"
-                else getattr(self, f.name) for f in fields(self) if f.name != "kept"}
+                else getattr(self, f.name) for f in fields(self)
+                if f.name not in ("kept", "during_write", "during_write_error")}
 
     @property
     def rejected(self) -> int:
@@ -119,11 +129,15 @@ def load_files(
     *,
     loaded_at: datetime | None = None,
     keep_orders: bool = False,
+    while_writing: Callable[[LoadedOrders], Any] | None = None,
 ) -> LoadSummary:
     """Load ``paths`` into the workspace; InputError (nothing written) when a file is unusable.
 
     ``keep_orders`` also returns the written table in memory (``LoadSummary.kept``) for a
-    scoring step that follows in the same process.
+    scoring step that follows in the same process. ``while_writing`` is called with that
+    table while orders.parquet is being written (on another thread); what it returns or
+    raises lands in ``LoadSummary.during_write`` / ``during_write_error``. It must not write
+    to the workspace: orders.parquet is only complete once load_files returns.
     """
     options = options or LoadOptions()
     settings = LoadSettings.from_config(read_config(ws.config_path))
@@ -165,20 +179,38 @@ def load_files(
                 f"{summary.unlinked} orders kept but cannot be tied to a buyer"
             )
     release_memory()
-    table = _to_arrow(merged)
-    write_table_atomic(table, ws.orders_path)
-    del table
-    kept = LoadedOrders(_scoring_frame(merged), codes) if keep_orders else None
+    orders_total = len(merged)
+    during: Any = None
+    failed: Exception | None = None
+    if while_writing is None:
+        _write_orders(merged, ws.orders_path)
+        kept = LoadedOrders(_scoring_frame(merged), codes) if keep_orders else None
+    else:
+        # Parquet encoding runs in Arrow without the GIL: the caller's work (scoring) uses
+        # the other core meanwhile. Both finish before anything else is recorded.
+        kept = LoadedOrders(_scoring_frame(merged), codes)
+        del codes
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            writing = pool.submit(_write_orders, merged, ws.orders_path)
+            del merged
+            try:
+                during = while_writing(kept)
+            except Exception as exc:  # the load itself succeeded: record it, then report
+                failed = exc
+            kept = None
+            writing.result()
     _write_rejects(ws, [(b[0], b[3]) for b in built])
     _record(ws, built, (loaded_at or shanghai_now()).isoformat(timespec="seconds"))
     return LoadSummary(
         files=[b[4] for b in built],
-        orders_total=len(merged),
+        orders_total=orders_total,
         customers_total=int(customers_total),
         new_orders=new_count,
         rejects_path=str(ws.rejects_path),
         orders_path=str(ws.orders_path),
         kept=kept,
+        during_write=during,
+        during_write_error=failed,
     )
 
 
@@ -186,7 +218,10 @@ def _scoring_frame(merged: pd.DataFrame) -> pd.DataFrame:
     """The merged orders as ``read_orders_for_scoring`` would read them back from disk."""
     from privmigrate.scoring.customers_io import SCORING_COLUMNS
 
-    frame = merged[[c for c in SCORING_COLUMNS if c != "amount"]]
+    # ordered_at only stands in for a missing paid_at (as read_orders_for_scoring does)
+    needs_ordered = bool(merged["paid_at"].isna().any())
+    frame = merged[[c for c in SCORING_COLUMNS
+                    if c != "amount" and (c != "ordered_at" or needs_ordered)]]
     # only the sources present, as a parquet dictionary would hold (bincount: no 10M sort)
     source = frame["source"].cat
     codes = source.codes.to_numpy()
@@ -203,6 +238,19 @@ def _load_one(
     mapping = {**(saved.mapping if saved else {}), **options.mapping}
     source = options.source or (saved.source if saved else None)
     encoding = options.encoding or settings.encoding
+    # The file's digest needs only the disk and one core's hashing (which releases the GIL):
+    # it runs beside the parsing instead of after it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(file_sha256, path)
+        orders, rejects, summary = _build_one(path, settings, encoding=encoding, source=source,
+                                              mapping=mapping)
+        return path, digest.result(), orders, rejects, summary
+
+
+def _build_one(
+    path: Path, settings: LoadSettings, *, encoding: str | None, source: str | None,
+    mapping: dict[str, str],
+) -> tuple[pd.DataFrame, pd.DataFrame, FileSummary]:
     streamed = _load_streamed(path, encoding, source, mapping, settings)
     if streamed is not None:
         profile, raw_encoding, result, bad_rows = streamed
@@ -227,7 +275,7 @@ def _load_one(
         paid=int((orders["status"] == "paid").sum()),
         phone_status={k: int(v) for k, v in orders["phone_status"].value_counts().items()},
     )
-    return path, file_sha256(path), orders, result.rejects, summary
+    return orders, result.rejects, summary
 
 
 # CSVs above this size are read in chunks so memory stays bounded (raw cells of one chunk).
@@ -246,31 +294,51 @@ def _load_streamed(
     profile = formats.choose_profile(layout.header, source=source, mapping=mapping,
                                      file_label=str(path))
     frames: list[pd.DataFrame] = []
+    key_runs: list[IdKeyRun] = []
     rejects: list[pd.DataFrame] = []
     rows_read = summary_rows = 0
     try:
-        for chunk in iter_csv_chunks(path, layout):
+        for chunk in prefetched(iter_csv_chunks(path, layout)):
             part = build_orders(chunk, profile, settings.status_words, merge_lines=False)
             del chunk
             frames.append(part.orders)
+            key_runs.append(id_key_run(part.orders["order_id"].array._pa_array))
             if len(part.rejects):
                 rejects.append(part.rejects)
             rows_read += part.rows_read
             summary_rows += part.summary_rows
             del part
-            release_memory()  # hand the chunk's cells back
+            gc.collect()  # pandas frames sit in reference cycles: free the chunk's cells now
     except CarefulReadNeeded:
         return None  # bad rows or a late encoding change: the whole-file path reports them
     orders = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     frames.clear()  # the chunks' frames now live only in `orders`
     result = BuiltOrders(
-        orders=merge_line_items(orders, profile),
+        orders=merge_line_items(orders, profile, key_runs),
         rejects=pd.concat(rejects, ignore_index=True) if rejects
         else pd.DataFrame(columns=REJECT_COLUMNS),
         rows_read=rows_read,
         summary_rows=summary_rows,
     )
     return profile, layout.encoding, result, 0
+
+
+def prefetched(chunks: Iterator[T]) -> Iterator[T]:
+    """``chunks``, with the next one read on a background thread while the caller works.
+
+    Reading a chunk (Arrow's CSV reader) and parsing one overlap, so neither core waits for
+    the other phase; one chunk ahead bounds the extra memory to one chunk of raw cells.
+    Exceptions from the reader surface in the caller, in order.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sentinel = object()
+        ahead = pool.submit(next, chunks, sentinel)
+        while True:
+            item = ahead.result()
+            if item is sentinel:
+                return
+            ahead = pool.submit(next, chunks, sentinel)
+            yield item  # type: ignore[misc]
 
 
 def release_memory() -> None:
@@ -343,6 +411,22 @@ def _mapper(t: pa.DataType) -> Any:
     return None
 
 
+WRITE_ROWS = ROW_GROUP_ROWS // 2  # rows per row group of orders.parquet
+
+
+def _write_orders(merged: pd.DataFrame, target: Path) -> None:
+    """orders.parquet from the merged frame, one row group at a time: the Arrow copies
+    (categories as text, amounts as decimals) exist for one row group, not all 10M rows."""
+    def groups() -> Iterator[pa.Table]:
+        pool = pa.default_memory_pool()
+        for start in range(0, len(merged), WRITE_ROWS):
+            yield _to_arrow(merged.iloc[start:start + WRITE_ROWS])
+            pool.release_unused()  # this thread's freed pages, while scoring runs beside it
+
+    write_row_groups_atomic(ORDERS_SCHEMA, groups(), target)
+    release_memory()  # the writer's buffers, before the scoring beside it peaks
+
+
 def _to_arrow(df: pd.DataFrame) -> pa.Table:
     """The merged DataFrame as a table with exactly ORDERS_SCHEMA."""
     n = len(df)
@@ -371,8 +455,16 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
 
 
 def _write_rejects(ws: Workspace, per_file: list[tuple[Path, pd.DataFrame]]) -> None:
-    """rejects.csv keeps earlier files' rejects and replaces those of files loaded now."""
+    """rejects.csv keeps earlier files' rejects and replaces those of files loaded now.
+
+    People open it in Excel/WPS: text cells (file, column, reason quote the export) that
+    start with a formula character get a leading ' — so earlier rows name a loaded file
+    either as is or in that form. ``row`` is a number (-1 too) and stays one.
+    """
+    from privmigrate.csv_safety import neutralize_formulas, neutralize_series
+
     loaded_names = {p.name for p, _ in per_file}
+    loaded_names |= set(neutralize_series(pd.Series(sorted(loaded_names), dtype=object)))
     frames = []
     if ws.rejects_path.exists():
         old = pd.read_csv(ws.rejects_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
@@ -382,8 +474,9 @@ def _write_rejects(ws: Workspace, per_file: list[tuple[Path, pd.DataFrame]]) -> 
     latest = {p.name: r for p, r in per_file}
     frames.extend(r for r in latest.values() if len(r))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=REJECT_COLUMNS)
+    out = neutralize_formulas(out[REJECT_COLUMNS], ["file", "column", "reason"])
     with atomic_path(ws.rejects_path) as tmp:
-        out[REJECT_COLUMNS].to_csv(tmp, index=False, encoding="utf-8-sig")
+        out.to_csv(tmp, index=False, encoding="utf-8-sig")
 
 
 def _record(

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from privmigrate.csv_safety import neutralize_formulas
 from privmigrate.errors import InputError
 from privmigrate.invite.calls import CALL_COLUMNS, call_sheets, sheet_name
 from privmigrate.workspace import Workspace, atomic_path, write_bytes_atomic, write_text_atomic
@@ -26,6 +27,10 @@ from privmigrate.workspace import Workspace, atomic_path, write_bytes_atomic, wr
 SMS_COLUMNS = ("batch_id", "customer_id", "phone", "segment", "template_id", "variant", "offer",
                "staff", "message", "length", "parts")
 BATCH_FILES = ("sms.csv", "sms.xlsx", "calls.xlsx", "manifest.json")
+# sms.csv text cells that Excel/WPS would run as formulas get a leading ' (csv_safety). Not
+# ``message``: it is the exact text the phone shows (an SMS console may take it from this
+# file), and it always starts with 【signature】 (render checks), so it never needs it.
+CSV_NEUTRALIZED = [c for c in SMS_COLUMNS if c != "message"]
 WIDTH_SAMPLE_ROWS = 2000  # column widths are fitted to the first rows (message text is long)
 
 
@@ -70,7 +75,7 @@ def write_batch(ws: Workspace, night: date, invitations: pd.DataFrame, summary: 
     folder = batch_dir(ws, night)
     stamp = datetime(night.year, night.month, night.day)
     sms = invitations[invitations["channel"] == "sms"].loc[:, list(SMS_COLUMNS)]
-    csv = sms.to_csv(index=False, lineterminator="\r\n")
+    csv = neutralize_formulas(sms, CSV_NEUTRALIZED).to_csv(index=False, lineterminator="\r\n")
     write_bytes_atomic(folder / "sms.csv", csv.encode("utf-8-sig"))
     write_xlsx(folder / "sms.xlsx", {"sms": sms}, stamp)
     sheets = call_sheets(invitations, staff_order)

@@ -140,7 +140,7 @@ class _Rows:
         self.time = _micros(self.frame, "paid_at")
         if "ordered_at" in self.frame:
             self.time = np.where(self.time == NO_TIME, _micros(self.frame, "ordered_at"), self.time)
-        self.count = _ints(self.frame, "order_count", 1)
+        self.count = _ints(self.frame, "order_count", 1, np.int32)
         self.fen = _ints(self.frame, "amount_fen", 0)
         self.source_codes, self.sources = _codes(self.frame["source"])
         names = [AGGREGATE_OF if s == AGGREGATE_SOURCE else str(s) for s in self.sources]
@@ -148,7 +148,7 @@ class _Rows:
         self.platform_bit = [self.platforms.index(name) for name in names]
         missing = PHONE_STATUS_RANK.index("missing")
         codes, statuses = _codes(self.column("phone_status"))
-        rank = np.array([_rank(s, missing) for s in statuses] + [missing], dtype=np.int64)
+        rank = np.array([_rank(s, missing) for s in statuses] + [missing], dtype=np.int8)
         self.phone_status = rank[codes]  # code -1 (null) → the appended "missing"
         self.wecom_friend = _truthy(self.column("wecom_friend"))
 
@@ -369,7 +369,7 @@ def _arrow_strings(series: pd.Series) -> pa.ChunkedArray:
 def _codes(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Integer codes (-1 for null) and the distinct values of a low-cardinality column."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        return series.cat.codes.to_numpy().astype(np.int64), series.cat.categories
+        return series.cat.codes.to_numpy(), series.cat.categories  # int8: 1 byte a row
     codes, uniques = pd.factorize(series)
     return np.asarray(codes, dtype=np.int64), pd.Index(uniques)
 
@@ -396,13 +396,14 @@ def _micros(frame: pd.DataFrame, name: str) -> np.ndarray:
     return values.to_numpy("datetime64[us]").view(np.int64)
 
 
-def _ints(frame: pd.DataFrame, name: str, default: int) -> np.ndarray:
+def _ints(frame: pd.DataFrame, name: str, default: int,
+          dtype: type[np.integer] = np.int64) -> np.ndarray:
     if name not in frame:
-        return np.full(len(frame), default, dtype=np.int64)
+        return np.full(len(frame), default, dtype=dtype)
     values = frame[name]
     if values.hasnans:
         values = values.fillna(default)
-    return values.to_numpy(dtype=np.int64)
+    return values.to_numpy(dtype=dtype)
 
 
 # -- the empty table -------------------------------------------------------------------------

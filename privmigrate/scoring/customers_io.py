@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from privmigrate.csv_safety import neutralize_formulas
 from privmigrate.errors import InputError
 from privmigrate.masking import mask_phone
 from privmigrate.scoring.customers import CUSTOMER_DTYPES, STRING, empty_customers
@@ -243,8 +244,9 @@ def export_customers(customers: pd.DataFrame, path: Path, *, reveal_phones: bool
     frame = export_frame(customers, reveal_phones)
     with atomic_path(path) as tmp:
         if suffix == ".csv":
-            # utf-8-sig so Excel opens Chinese text correctly
-            frame.to_csv(tmp, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d %H:%M:%S")
+            # utf-8-sig so Excel opens Chinese text correctly; no cell may run as a formula
+            neutralize_formulas(frame).to_csv(tmp, index=False, encoding="utf-8-sig",
+                                              date_format="%Y-%m-%d %H:%M:%S")
         else:
             _write_xlsx(frame, tmp)
     return len(frame)

@@ -7,6 +7,7 @@ the caller holds it (the CLI for one command, the pipeline for the whole night).
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,14 @@ from privmigrate.config import read_config
 from privmigrate.errors import InputError
 from privmigrate.ledger import LedgerError
 from privmigrate.workspace import Workspace
+
+
+@dataclass
+class Scored:
+    """Customers scored in memory, not yet written (see ``score_workspace``)."""
+
+    customers: Any  # pandas DataFrame
+    split: str
 
 
 def segment_workspace(
@@ -32,14 +41,22 @@ def segment_workspace(
     `load` in this process just wrote: scoring takes it and its customer codes instead of
     reading orders.parquet back and hashing every customer_id again.
     """
+    return publish_scored(ws, score_workspace(ws, as_of, split, loaded), as_of, output,
+                          reveal_phones)
+
+
+def score_workspace(
+    ws: Workspace, as_of: date | None = None, split: str | None = None, loaded: Any = None,
+) -> Scored:
+    """Score the workspace's orders (or ``loaded``) without writing anything.
+
+    Kept apart from ``publish_scored`` so `segment FILE…` can score while `load` is still
+    writing orders.parquet, and write customers.parquet only once the orders are on disk.
+    """
     import pyarrow as pa
 
-    from privmigrate.scoring import build_customers, segment_summary
-    from privmigrate.scoring.customers_io import (
-        export_customers,
-        read_orders_for_scoring,
-        write_customers,
-    )
+    from privmigrate.scoring import build_customers
+    from privmigrate.scoring.customers_io import read_orders_for_scoring
     from privmigrate.scoring.settings import SegmentSettings
 
     settings = SegmentSettings.from_config(read_config(ws.config_path), str(ws.config_path))
@@ -54,19 +71,30 @@ def segment_workspace(
         orders, as_of=as_of, split=chosen_split, rules=settings.rules,
         weights=settings.weights, converted=read_converted(ws.state_db), customer_codes=codes,
     )
-    del orders, codes
+    return Scored(customers, chosen_split)
+
+
+def publish_scored(
+    ws: Workspace, scored: Scored, as_of: date | None = None, output: Path | None = None,
+    reveal_phones: bool = False,
+) -> dict[str, Any]:
+    """Write customers.parquet (and ``output``) from ``scored``; return the summary payload."""
+    from privmigrate.scoring import segment_summary
+    from privmigrate.scoring.customers_io import export_customers, write_customers
+
+    customers = scored.customers
     if customers.empty:
         raise InputError(
             f"{ws.orders_path} has no paid orders tied to a buyer"
             + (f" on or before {as_of}" if as_of else "")
             + "; load exports with paid orders (see `privmigrate load --help`)"
         )
-    write_customers(customers, ws.customers_path, split=chosen_split)
+    write_customers(customers, ws.customers_path, split=scored.split)
     written = export_customers(customers, output, reveal_phones=reveal_phones) if output else None
     summary = segment_summary(customers)
     return {
         "as_of": customers.attrs.get("as_of"),
-        "split": chosen_split,
+        "split": scored.split,
         "customers": len(customers),
         "revenue": round(float(customers["total_fen"].sum()) / 100.0, 2),
         "reachable_by_sms": int(customers["reachable_by_sms"].sum()),

@@ -268,3 +268,50 @@ def test_xlsx_export_reads_well_and_keeps_names_as_text(tmp_path: Path):
                 for r in range(2, sheet.max_row + 1)}
     assert statuses <= {"有效", "已脱敏", "虚拟号", "无效", "缺失"} and statuses
     assert sheet.column_dimensions["A"].width and sheet.column_dimensions["A"].width > 10
+
+
+def test_one_shot_segment_without_paid_orders_still_completes_the_load(ws: Workspace, runner,
+                                                                       tmp_path: Path):
+    """Scoring runs while orders.parquet is written; when scoring fails the load still
+    lands whole (orders, ledger) and no customers.parquet appears."""
+    csv = tmp_path / "unpaid.csv"
+    csv.write_text("单号,客户,时间,钱,状态\nU1,会员1,2026-01-02 10:00:00,5,已退款\n"
+                   "U2,会员2,2026-01-03 10:00:00,6,已退款\n", encoding="utf-8")
+    maps = ["--map", "order_id=单号", "--map", "buyer_id=客户", "--map", "paid_at=时间",
+            "--map", "amount=钱", "--map", "status=状态"]
+    result = runner.invoke(app, ["segment", str(csv), *maps, "-w", str(ws.root)])
+    assert result.exit_code == 1
+    assert "no paid orders" in result.output
+    assert pq.read_table(ws.orders_path).num_rows == 2
+    assert not ws.customers_path.exists()
+    with sqlite3.connect(ws.state_db) as conn:
+        assert conn.execute("SELECT count(*) FROM loaded_files").fetchone()[0] == 1
+
+
+def test_load_runs_the_caller_s_work_while_writing_and_reports_its_error(ws: Workspace,
+                                                                           tmp_path: Path):
+    from privmigrate.ingest.load import LoadOptions, load_files
+
+    csv = tmp_path / "crm.csv"
+    csv.write_text("单号,客户,时间,钱\nA1,会员1,2026-01-02 10:00:00,5\n"
+                   "A2,会员1,2026-01-03 10:00:00,7\n", encoding="utf-8")
+    options = LoadOptions(mapping={"order_id": "单号", "buyer_id": "客户", "paid_at": "时间",
+                                   "amount": "钱"})
+    seen = []
+
+    def scoring(kept):
+        seen.append((len(kept.orders), int(kept.orders["amount_fen"].sum()),
+                     len(set(kept.customer_codes.tolist()))))
+        return "scored"
+
+    summary = load_files(ws, [csv], options, while_writing=scoring)
+    assert seen == [(2, 1200, 1)] and summary.during_write == "scored"
+    assert summary.during_write_error is None and summary.kept is None
+    assert pq.read_table(ws.orders_path).num_rows == 2
+
+    def broken(kept):
+        raise ValueError("scoring broke")
+
+    again = load_files(ws, [csv], options, while_writing=broken)
+    assert isinstance(again.during_write_error, ValueError)
+    assert pq.read_table(ws.orders_path).num_rows == 2 and again.orders_total == 2

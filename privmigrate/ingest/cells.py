@@ -31,8 +31,10 @@ def clean_text(s: pd.Series) -> pd.Series:
     """Strip export wrappers (``="…"``, leading ``'``, tabs, spaces); null sentinels → NA."""
     arr = _arrow(s.astype("string[pyarrow]"))
     # One scan decides whether any cell needs work; clean exports skip the rewriting passes.
-    needs = pc.match_substring_regex(arr, "^[\\s=`'\"\u3000\u00a0\ufeff]|[\\s\u3000\u00a0]$")
-    if not pc.any(needs).as_py():
+    # The first and last bytes of every cell settle it for most columns without a regex.
+    needs = _edges_may_need_cleaning(arr) and pc.any(pc.match_substring_regex(
+        arr, "^[\\s=`'\"\u3000\u00a0\ufeff]|[\\s\u3000\u00a0]$")).as_py()
+    if not needs:
         is_null = pc.is_in(arr, value_set=pa.array(NULL_WORDS))
         if pc.any(is_null).as_py():
             arr = pc.if_else(is_null, pa.scalar(None, arr.type), arr)
@@ -46,6 +48,54 @@ def clean_text(s: pd.Series) -> pd.Series:
     is_null = pc.is_in(arr, value_set=pa.array(NULL_WORDS))
     arr = pc.if_else(is_null, pa.scalar(None, pa.string()), arr)
     return _series(arr, s.index)
+
+
+# First bytes that may start a wrapper or blank (ASCII blanks, = ` ' ", and the lead bytes of
+# U+3000, U+00A0, U+FEFF); last bytes that may end a blank (ASCII blanks, and the final bytes
+# of U+3000 and U+00A0, which many CJK characters share: then the regex decides).
+_FIRST_SUSPECT = np.zeros(256, dtype=bool)
+_FIRST_SUSPECT[[9, 10, 11, 12, 13, 32, ord("="), ord("`"), ord("'"), ord('"'), 0xE3, 0xC2,
+                0xEF]] = True
+_LAST_SUSPECT = np.zeros(256, dtype=bool)
+_LAST_SUSPECT[[9, 10, 11, 12, 13, 32, 0x80, 0xA0]] = True
+
+
+def _edges_may_need_cleaning(arr: pa.ChunkedArray) -> bool:
+    """False when no cell starts or ends with a byte that a wrapper or blank could have."""
+    return edge_bytes_hit(arr, _FIRST_SUSPECT, _LAST_SUSPECT)
+
+
+def edge_bytes_hit(arr: pa.ChunkedArray, first: np.ndarray,
+                   last: np.ndarray | None = None) -> bool:
+    """Whether any non-empty cell's first byte is marked in ``first`` (a 256-entry table) or
+    its last byte in ``last``; True as well for empty cells and non-string data.
+
+    Reads the Arrow buffers directly: a gather per chunk instead of a regex over every cell,
+    so a column that cannot hold what is looked for is ruled out cheaply.
+    """
+    for chunk in arr.chunks:
+        if len(chunk) == 0 or chunk.null_count == len(chunk):
+            continue
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return True
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        _, offsets_buf, data_buf = chunk.buffers()
+        if data_buf is None or data_buf.size == 0:
+            return True
+        offsets = np.frombuffer(offsets_buf, dtype=width,
+                                count=chunk.offset + len(chunk) + 1)[chunk.offset:]
+        data = np.frombuffer(data_buf, dtype=np.uint8)
+        starts, ends = offsets[:-1], offsets[1:]
+        filled = ends > starts
+        valid = chunk.is_valid().to_numpy(zero_copy_only=False) if chunk.null_count else None
+        if (valid is not None and (valid & ~filled).any()) or (valid is None
+                                                               and not filled.all()):
+            return True  # an empty string
+        if first[data[starts[filled]]].any():
+            return True
+        if last is not None and last[data[ends[filled] - 1]].any():
+            return True
+    return False
 
 
 _MONEY_RE = r"^-?(\d+(\.\d*)?|\.\d+)$"

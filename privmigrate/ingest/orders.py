@@ -16,7 +16,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from privmigrate.ingest import formats
-from privmigrate.ingest.cells import clean_text, parse_flag, parse_money_fen, parse_time
+from privmigrate.ingest.cells import (
+    clean_text,
+    edge_bytes_hit,
+    parse_flag,
+    parse_money_fen,
+    parse_time,
+)
 from privmigrate.ingest.formats import CANCELLED, CLOSED, PAID, REFUNDED, UNPAID, Profile
 from privmigrate.ingest.phones import INVALID, MISSING, PHONE_STATUSES, VALID, normalize_phones
 from privmigrate.ingest.readers import RawExport
@@ -270,11 +276,19 @@ def build_orders(
     )
 
 
+# first bytes of a possible summary row: ASCII blanks, and the UTF-8 lead bytes of 合总汇小
+_SUMMARY_FIRST = np.zeros(256, dtype=bool)
+_SUMMARY_FIRST[[9, 10, 11, 12, 13, 32, *{w.encode()[0] for w in "合总汇小"}, 0xE3, 0xC2,
+                0xEF]] = True
+
+
 def _summary_rows(frame: pd.DataFrame) -> np.ndarray:
     """合计:/总计 rows that ERPs append; judged on the first two columns."""
     mask = np.zeros(len(frame), dtype=bool)
     for col in frame.columns[:2]:
         arr = frame[col].astype("string[pyarrow]").array._pa_array
+        if not edge_bytes_hit(arr, _SUMMARY_FIRST):
+            continue  # e.g. order numbers: no cell can start with 合计
         head = pc.utf8_slice_codeunits(pc.utf8_ltrim_whitespace(arr), 0, 2)
         hit = pc.is_in(head, value_set=pa.array(["合计", "总计", "汇总", "小计"]))
         mask |= np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)

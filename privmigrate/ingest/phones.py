@@ -130,11 +130,13 @@ def normalize_phones(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         other = pc.take(pa.array(status_dict, type=pa.int8()), encoded.indices)
         codes[~clean_np] = pc.fill_null(other, PHONE_STATUSES.index(MISSING)).to_numpy(
             zero_copy_only=False)
-        # the other cells' phones placed by one take over [column…, other cells' phones…]
-        where = np.arange(len(cells), dtype=np.int64)
-        where[~clean_np] = len(cells) + np.arange(len(encoded))
-        phone = pa.concat_arrays([phone, pc.take(phone_dict, encoded.indices)]).take(
-            pa.array(where))
+        recovered = pc.take(phone_dict, encoded.indices)
+        if recovered.null_count < len(recovered):
+            # the other cells' phones placed by one take over [column…, other cells' phones…]
+            # (usually none of them is a phone: masked, missing, junk — then no take at all)
+            where = np.arange(len(cells), dtype=np.int64)
+            where[~clean_np] = len(cells) + np.arange(len(encoded))
+            phone = pa.concat_arrays([phone, recovered]).take(pa.array(where))
     return (
         pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([phone])), index=values.index),
         pd.Series(pd.Categorical.from_codes(codes, categories=PHONE_STATUSES),

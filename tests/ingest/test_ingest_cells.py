@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,3 +90,36 @@ def test_any_cells_give_values_or_a_bad_mark_never_a_crash(cells: list[str | Non
     assert fen[bad_money.to_numpy()].isna().all()
     assert times[bad_time.to_numpy()].isna().all()
     assert not bad_money[series.isna().to_numpy()].any()
+
+
+@pytest.mark.parametrize("cell, cleaned", [
+    ("K1001", "K1001"), ("一", "一"), ("张三丰", "张三丰"),  # CJK ending in byte 0x80: untouched
+    ("\u3000会员", "会员"), ("会员\u00a0", "会员"), ("\ufeffK1", "K1"), ("\tK2", "K2"),
+    ("K3 ", "K3"), ('="0012"', "0012"), ("'13800000000", "13800000000"), ("`A1", "A1"),
+    ("-", None), ("无", None),
+])
+def test_clean_text_fast_and_slow_paths_agree(cell: str, cleaned: str | None) -> None:
+    """Whether a column is clean is first judged from each cell's first and last bytes; one
+    dirty cell among clean ones must still be cleaned, and clean ones left alone."""
+    column = pd.Series(["K9", cell, "会员甲"], dtype="string[pyarrow]")
+    out = clean_text(column)
+    assert out.iloc[0] == "K9" and out.iloc[2] == "会员甲"
+    assert (None if pd.isna(out.iloc[1]) else out.iloc[1]) == cleaned
+
+
+def test_edge_bytes_see_slices_nulls_and_empty_cells() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from privmigrate.ingest.cells import edge_bytes_hit
+
+    first = np.zeros(256, dtype=bool)
+    first[ord("=")] = True
+    sliced = pa.array(["=x", "a", "b"], pa.large_string()).slice(1)
+    assert not edge_bytes_hit(pa.chunked_array([sliced]), first)
+    assert edge_bytes_hit(pa.chunked_array([pa.array(["a", "=b"], pa.string())]), first)
+    assert not edge_bytes_hit(pa.chunked_array([pa.array(["a", None], pa.string())]), first)
+    assert edge_bytes_hit(pa.chunked_array([pa.array(["a", ""], pa.string())]), first)
+    last = np.zeros(256, dtype=bool)
+    last[ord(" ")] = True
+    assert edge_bytes_hit(pa.chunked_array([pa.array(["a ", "b"])]), first, last)

@@ -308,3 +308,17 @@ def test_order_id_uniqueness_from_chunk_runs_matches_the_whole_column() -> None:
     # one chunk numeric, the other not: "12" would get two kinds of key; still exact
     assert not check(["12", "13"], ["X1", "12"])
     assert check(["12", "13"], ["X1", "14"])
+
+
+def test_summary_rows_are_found_behind_blanks_and_only_there() -> None:
+    from privmigrate.ingest.orders import _summary_rows
+
+    text = "string[pyarrow]"
+    frame = pd.DataFrame({
+        "订单编号": pd.Series(["1001", "\u3000合计:", "1003", "总计", None], dtype=text),
+        "客户": pd.Series(["会员甲", "", " 小计", "会员乙", "汇总"], dtype=text),
+    })
+    assert _summary_rows(frame).tolist() == [False, True, True, True, True]
+    plain = pd.DataFrame({"订单编号": pd.Series(["1", "2"], dtype="string[pyarrow]"),
+                          "客户": pd.Series(["小明", "合计"], dtype="string[pyarrow]")})
+    assert _summary_rows(plain).tolist() == [False, True]

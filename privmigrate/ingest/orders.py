@@ -143,6 +143,12 @@ def build_orders(
             "ordered_at": pool.submit(_coalesce_time, columns, cols.get("ordered_at", [])),
             "phone": pool.submit(_coalesce_phone, columns, cols.get("phone", [])),
             "summary": pool.submit(_summary_rows, frame),
+            **({"receiver": pool.submit(lambda c: _unpack_receiver(clean_text(c)),
+                                        columns[cols["receiver"][0]])}
+               if "receiver" in cols else {}),
+            **({"region": pool.submit(lambda c: _region(clean_text(c)),
+                                      columns[cols["address"][0]])}
+               if profile.address_splits_region and "address" in cols else {}),
             **{f"text:{k}": pool.submit(clean_text, columns[first(k)])
                for k in text_keys if first(k) is not None},
         }
@@ -182,7 +188,7 @@ def build_orders(
     phone, phone_status = parsed["phone"]
     name = text("name")
     if "receiver" in cols:
-        packed = _unpack_receiver(clean_text(frame[cols["receiver"][0]]))
+        packed = parsed["receiver"]
         use = phone_status.isin([MISSING, INVALID]).to_numpy() & packed["phone_raw"].notna()
         if use.any():
             p2, s2 = normalize_phones(packed["phone_raw"][use])
@@ -252,7 +258,7 @@ def build_orders(
     out["product"] = text("product")
     province, city = text("province"), text("city")
     if profile.address_splits_region and "address" in cols:
-        parts = _region(clean_text(frame[cols["address"][0]]))
+        parts = parsed["region"]
         province = province.fillna(parts["province"])
         city = city.fillna(parts["city"])
     out["province"] = province
@@ -315,10 +321,13 @@ def _coalesce_money(
     result = pd.Series(pd.NA, index=frame.index, dtype="Int64")
     bad_first = np.zeros(len(frame.index), dtype=bool)
     for i, col in enumerate(columns):
-        values, bad = parse_money_fen(frame[col])
         if i == 0:
+            result, bad = parse_money_fen(frame[col])
             bad_first = bad.to_numpy()
-        result = result.fillna(values)
+        else:  # a fallback column only fills the rows still empty: parse just those
+            todo = result.isna().to_numpy()
+            values, _ = parse_money_fen(frame[col][todo])
+            result[todo] = values.to_numpy()
         if not result.isna().any():
             break
     return result, bad_first, columns[0] if columns else None
@@ -367,35 +376,73 @@ def _coalesce_phone(
     return phone, status
 
 
+_SEP = "，,"  # full-width and ASCII commas separate the packed receiver's parts
+
+
 def _unpack_receiver(packed: pd.Series) -> pd.DataFrame:
-    """千牛 xlsx packs the receiver into 收货地址: ``姓名，86-139…，省 市 区 详细``."""
-    parts = packed.str.split(r"[，,]", n=2, expand=True, regex=True)
-    if parts.shape[1] < 3:
-        return pd.DataFrame({"name": pd.NA, "phone_raw": pd.NA}, index=packed.index).astype(
-            "string"
-        )
-    looks_packed = parts[1].str.contains(r"\d{4}|\*", regex=True).fillna(False)
-    return pd.DataFrame(
-        {
-            "name": parts[0].where(looks_packed).str.strip(),
-            "phone_raw": parts[1].where(looks_packed).str.strip(),
-        },
-        index=packed.index,
-    ).astype("string")
+    """千牛 xlsx packs the receiver into 收货地址: ``姓名，86-139…，省 市 区 详细``.
+
+    Arrow regexes over the column (no per-row Python): the name is the text before the first
+    comma, the phone what follows up to the next one, taken when it looks like a number
+    (four digits or a mask). Columns where no cell has two commas are not packed.
+    """
+    arr = _arrow_text(packed)
+    none = pd.DataFrame({"name": pd.NA, "phone_raw": pd.NA}, index=packed.index).astype(
+        "string[pyarrow]")
+    if not pc.any(pc.match_substring_regex(arr, f"[{_SEP}][^{_SEP}]*[{_SEP}]")).as_py():
+        return none
+    parts = pc.extract_regex(arr, f"^(?P<name>[^{_SEP}]*)[{_SEP}](?P<phone>[^{_SEP}]*)")
+    phone = pc.utf8_trim_whitespace(pc.struct_field(parts, "phone"))
+    looks_packed = pc.fill_null(
+        pc.match_substring_regex(phone, r"[0-9\x{FF10}-\x{FF19}]{4}|\*"), False)
+    null = pa.scalar(None, phone.type)
+    return pd.DataFrame({
+        "name": _text_series(pc.if_else(
+            looks_packed, pc.utf8_trim_whitespace(pc.struct_field(parts, "name")), null),
+            packed.index),
+        "phone_raw": _text_series(pc.if_else(looks_packed, phone, null), packed.index),
+    })
+
+
+_PLAUSIBLE_PROVINCE = "省|市|自治区|特别行政区|北京|上海|天津|重庆"
 
 
 def _region(address: pd.Series) -> pd.DataFrame:
-    """省/市 from an address written ``省 市 区 详细`` (or packed after the receiver)."""
-    tail = address.str.split(r"[，,]", regex=True).str[-1].str.strip()
-    tokens = tail.str.split(r"\s+", n=2, expand=True, regex=True)
-    province = tokens[0] if 0 in tokens else pd.Series(pd.NA, index=address.index)
-    city = tokens[1] if 1 in tokens else pd.Series(pd.NA, index=address.index)
-    plausible = province.str.contains(r"省|市|自治区|特别行政区|北京|上海|天津|重庆", regex=True)
-    return pd.DataFrame(
-        {"province": province.where(plausible.fillna(False)),
-         "city": city.where(plausible.fillna(False))},
-        index=address.index,
-    ).astype("string[pyarrow]")
+    """省/市 from an address written ``省 市 区 详细`` (or packed after the receiver).
+
+    The last comma-separated part is split on blanks; its first two words are province and
+    city when the first looks like a province. Arrow regexes over the column, no Python loop.
+    """
+    arr = _arrow_text(address).combine_chunks()
+    if pc.any(pc.match_substring_regex(arr, f"[{_SEP}]")).as_py():
+        arr = pc.replace_substring_regex(arr, f"^.*[{_SEP}]", "")
+    # split on blank runs (at most 3 parts), then first and second word by their offsets
+    words = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(arr), max_splits=2)
+    offsets = words.offsets.to_numpy()
+    counts = np.diff(offsets)
+    starts = np.minimum(offsets[:-1], max(len(words.values) - 1, 0))
+    values = words.values if len(words.values) else pa.array([""], words.type.value_type)
+    null = pa.scalar(None, values.type)
+    province = pc.if_else(pa.array(counts >= 1), values.take(pa.array(starts)), null)
+    city = pc.if_else(pa.array(counts >= 2),
+                      values.take(pa.array(np.minimum(starts + 1, len(values) - 1))), null)
+    province = pc.if_else(pc.equal(province, ""), null, province)
+    plausible = pc.fill_null(pc.match_substring_regex(province, _PLAUSIBLE_PROVINCE), False)
+    return pd.DataFrame({
+        "province": _text_series(pc.if_else(plausible, province, null), address.index),
+        "city": _text_series(pc.if_else(plausible, city, null), address.index),
+    })
+
+
+def _arrow_text(s: pd.Series) -> pa.ChunkedArray:
+    return s.astype("string[pyarrow]").array._pa_array  # type: ignore[attr-defined,no-any-return]
+
+
+def _text_series(arr: pa.ChunkedArray | pa.Array, index: pd.Index) -> pd.Series:
+    chunked = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    if not pa.types.is_large_string(chunked.type):
+        chunked = chunked.cast(pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(chunked), index=index)
 
 
 _CLASS_CODES = {PAID: 0, REFUNDED: 1, CANCELLED: 2, UNPAID: 3, CLOSED: 4}

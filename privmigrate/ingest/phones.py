@@ -18,6 +18,8 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from privmigrate.ingest.cells import edge_bytes_hit
+
 VALID, MASKED, VIRTUAL, INVALID, MISSING = "valid", "masked", "virtual", "invalid", "missing"
 PHONE_STATUSES = (VALID, MASKED, VIRTUAL, INVALID, MISSING)
 
@@ -104,6 +106,14 @@ def _parse_residue(value: str) -> str | None:
     return national if pd.Series([national]).str.match(MOBILE_RE).iloc[0] else None
 
 
+_WRAPPER_LEFT = "'`‘’=\" \t\u3000"
+_WRAPPER_RIGHT = "\" \t\u3000"
+_WRAPPED_FIRST = np.zeros(256, dtype=bool)
+_WRAPPED_FIRST[[*_WRAPPER_LEFT[:-1].encode(), *"‘’\u3000".encode()]] = True
+_WRAPPED_LAST = np.zeros(256, dtype=bool)
+_WRAPPED_LAST[[*_WRAPPER_RIGHT.encode()]] = True
+
+
 def normalize_phones(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Vectorised: (phone or NA, status) for every value.
 
@@ -120,10 +130,16 @@ def normalize_phones(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pa.types.is_dictionary(arr.type):
         arr = arr.cast(pa.string())
     cells = arr.combine_chunks().cast(pa.string())
-    clean = pc.fill_null(pc.match_substring_regex(cells, MOBILE_RE), False)
+    bare = cells
+    if edge_bytes_hit(pa.chunked_array([cells]), _WRAPPED_FIRST, _WRAPPED_LAST):
+        # 淘宝's '138…, ="138…", blanks around: a mobile inside such a wrapper is valid as
+        # classify_phones would find it, without sending a whole column through it
+        bare = pc.utf8_trim(pc.utf8_ltrim(cells, characters=_WRAPPER_LEFT),
+                            characters=_WRAPPER_RIGHT)
+    clean = pc.fill_null(pc.match_substring_regex(bare, MOBILE_RE), False)
     clean_np = clean.to_numpy(zero_copy_only=False)
     codes = np.zeros(len(cells), dtype=np.int8)  # index into PHONE_STATUSES: valid
-    phone = pc.if_else(clean, cells, pa.scalar(None, pa.string()))
+    phone = pc.if_else(clean, bare, pa.scalar(None, pa.string()))
     if not clean_np.all():
         encoded = pc.dictionary_encode(cells.filter(pa.array(~clean_np)))
         phone_dict, status_dict = _classify_distinct(encoded.dictionary)

@@ -123,3 +123,24 @@ def test_edge_bytes_see_slices_nulls_and_empty_cells() -> None:
     last = np.zeros(256, dtype=bool)
     last[ord(" ")] = True
     assert edge_bytes_hit(pa.chunked_array([pa.array(["a ", "b"])]), first, last)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="=\"'` \t\u3000a1-", max_size=8), min_size=1, max_size=6))
+def test_formula_unwrapping_matches_the_regex_rule(cells: list[str]) -> None:
+    """The slice-based unwrapping of ="…" cells gives what the documented regexes give."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.chunked_array([pa.array(cells, pa.string())])
+    needs = pc.any(pc.match_substring_regex(
+        arr, "^[\\s=`'\"\u3000\u00a0\ufeff]|[\\s\u3000\u00a0]$")).as_py()
+    if needs:
+        arr = pc.utf8_trim(arr, characters=" \t\r\n\u3000\u00a0\ufeff")
+        if pc.any(pc.match_substring_regex(arr, r"^(=|'|`|\x22)")).as_py():
+            arr = pc.replace_substring_regex(arr, r'^="?(.*?)"?$', r"\1")
+            arr = pc.replace_substring_regex(arr, r"^['`]+", "")
+            arr = pc.utf8_trim(arr, characters=" \t\u3000\x22")
+    expected = [None if v in ("", "-", "--") else v for v in arr.to_pylist()]
+    got = clean_text(pd.Series(cells, dtype="string[pyarrow]"))
+    assert [None if pd.isna(v) else v for v in got] == expected

@@ -69,3 +69,22 @@ def test_any_input_gives_one_of_five_statuses_and_a_phone_only_when_valid(value:
         assert phone.isdigit() and phone[1] in "3456789"
     else:
         assert phone is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(alphabet="'`‘=\" \t\u3000", max_size=3),
+                          st.sampled_from(["13800000001", "19912345678", "138****0001",
+                                           "12345678901", "1380000000", "13800000001-12"]),
+                          st.text(alphabet="\" \t\u3000", max_size=2)),
+                min_size=1, max_size=6))
+def test_wrapped_columns_agree_with_the_one_by_one_rules(cells) -> None:
+    """Columns of wrapped numbers ('138…, ="138…") take a fast path; every value must come
+    out as classify_phones judges it alone."""
+    from privmigrate.ingest.phones import classify_phones
+
+    values = ["".join(c) for c in cells]
+    phone, status = normalize_phones(pd.Series(values, dtype="string[pyarrow]"))
+    alone = classify_phones(pd.Series(values, dtype="string"))
+    assert status.astype(str).tolist() == alone["phone_status"].tolist()
+    assert [None if pd.isna(p) else p for p in phone] == \
+        [None if pd.isna(p) else p for p in alone["phone"]]

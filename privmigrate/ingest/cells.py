@@ -39,23 +39,45 @@ def clean_text(s: pd.Series) -> pd.Series:
         if pc.any(is_null).as_py():
             arr = pc.if_else(is_null, pa.scalar(None, arr.type), arr)
         return _series(arr, s.index)
-    arr = pc.utf8_trim(arr, characters=" \t\r\n\u3000\u00a0\ufeff")
-    dirty = pc.match_substring_regex(arr, r"^(=|'|`|\x22)")
-    if pc.any(dirty).as_py():
+    # Each rewriting pass runs only when some cell's first/last byte says it can change it.
+    if edge_bytes_hit(arr, _BLANK_FIRST, _BLANK_LAST, empty_hits=False):
+        arr = pc.utf8_trim(arr, characters=" \t\r\n\u3000\u00a0\ufeff")
+    if edge_bytes_hit(arr, _WRAPPER_FIRST, empty_hits=False):  # a cell starts with = ' ` "
         arr = _unwrap_formula(arr)
-        arr = pc.utf8_ltrim(arr, characters="'`")
-        arr = pc.utf8_trim(arr, characters=" \t\u3000\x22")
+        if edge_bytes_hit(arr, _TICK_FIRST, empty_hits=False):
+            arr = pc.utf8_ltrim(arr, characters="'`")
+        if edge_bytes_hit(arr, _QUOTE_BLANK, _QUOTE_BLANK_LAST, empty_hits=False):
+            arr = pc.utf8_trim(arr, characters=" \t\u3000\x22")
     is_null = pc.is_in(arr, value_set=pa.array(NULL_WORDS))
     arr = pc.if_else(is_null, pa.scalar(None, pa.string()), arr)
     return _series(arr, s.index)
+
+
+def _table(*chars: int | str) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    table[[c if isinstance(c, int) else ord(c) for c in chars]] = True
+    return table
+
+
+# what each pass of clean_text can change, by first / last byte (lead and final bytes of
+# U+3000 E3 80 80, U+00A0 C2 A0, U+FEFF EF BB BF)
+_BLANK_FIRST = _table(" ", "\t", "\r", "\n", 0xE3, 0xC2, 0xEF)
+_BLANK_LAST = _table(" ", "\t", "\r", "\n", 0x80, 0xA0, 0xBF)
+_WRAPPER_FIRST = _table("=", "'", "`", '"')
+_TICK_FIRST = _table("'", "`")
+_QUOTE_BLANK = _table(" ", "\t", '"', 0xE3)
+_QUOTE_BLANK_LAST = _table(" ", "\t", '"', 0x80)
 
 
 def _unwrap_formula(arr: pa.ChunkedArray) -> pa.ChunkedArray:
     """``="…"`` → ``…``: drop a leading ``=``, then one ``"`` at each end of what follows.
 
     What the regex ``^="?(.*?)"?$`` does, with slices instead (the lazy group made that regex
-    the slowest step of loading 淘宝 exports, whose every order number is wrapped so).
+    the slowest step of loading 淘宝 exports, whose every order number is wrapped so). When
+    every cell is wrapped exactly so — the 淘宝 case — one slice does it.
     """
+    if _all_formula_wrapped(arr):
+        return pc.utf8_slice_codeunits(arr, 2, -1)
     formula = pc.starts_with(arr, "=")
     inner = pc.utf8_slice_codeunits(arr, 1)
     inner = pc.if_else(pc.starts_with(inner, '"'), pc.utf8_slice_codeunits(inner, 1), inner)
@@ -78,37 +100,86 @@ def _edges_may_need_cleaning(arr: pa.ChunkedArray) -> bool:
     return edge_bytes_hit(arr, _FIRST_SUSPECT, _LAST_SUSPECT)
 
 
-def edge_bytes_hit(arr: pa.ChunkedArray, first: np.ndarray,
-                   last: np.ndarray | None = None) -> bool:
+def edge_bytes_hit(arr: pa.ChunkedArray, first: np.ndarray, last: np.ndarray | None = None,
+                   *, empty_hits: bool = True) -> bool:
     """Whether any non-empty cell's first byte is marked in ``first`` (a 256-entry table) or
-    its last byte in ``last``; True as well for empty cells and non-string data.
+    its last byte in ``last``; True as well for non-string data, and for empty cells unless
+    ``empty_hits`` is False.
 
     Reads the Arrow buffers directly: a gather per chunk instead of a regex over every cell,
     so a column that cannot hold what is looked for is ruled out cheaply.
     """
     for chunk in arr.chunks:
-        if len(chunk) == 0 or chunk.null_count == len(chunk):
-            continue
-        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+        edges = _edges(chunk)
+        if edges is None:
             return True
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        _, offsets_buf, data_buf = chunk.buffers()
-        if data_buf is None or data_buf.size == 0:
-            return True
-        offsets = np.frombuffer(offsets_buf, dtype=width,
-                                count=chunk.offset + len(chunk) + 1)[chunk.offset:]
-        data = np.frombuffer(data_buf, dtype=np.uint8)
-        starts, ends = offsets[:-1], offsets[1:]
-        filled = ends > starts
-        valid = chunk.is_valid().to_numpy(zero_copy_only=False) if chunk.null_count else None
-        if (valid is not None and (valid & ~filled).any()) or (valid is None
-                                                               and not filled.all()):
-            return True  # an empty string
-        if first[data[starts[filled]]].any():
-            return True
-        if last is not None and last[data[ends[filled] - 1]].any():
+        heads, tails, has_empty = edges
+        if (has_empty and empty_hits) or first[heads].any() \
+                or (last is not None and last[tails].any()):
             return True
     return False
+
+
+def _edges(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """First and last byte of every non-empty valid cell, and whether an empty one exists;
+    None when the chunk is not text."""
+    if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+        return None if len(chunk) and chunk.null_count < len(chunk) else (
+            np.empty(0, np.uint8), np.empty(0, np.uint8), False)
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    _, offsets_buf, data_buf = chunk.buffers()
+    if len(chunk) == 0:
+        return np.empty(0, np.uint8), np.empty(0, np.uint8), False
+    offsets = np.frombuffer(offsets_buf, dtype=width,
+                            count=chunk.offset + len(chunk) + 1)[chunk.offset:]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None and data_buf.size \
+        else np.zeros(1, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    if chunk.null_count:
+        valid = chunk.is_valid().to_numpy(zero_copy_only=False)
+        has_empty = bool((valid & ~filled).any())
+        filled &= valid
+    else:
+        has_empty = not filled.all()
+    return data[starts[filled]], data[ends[filled] - 1], has_empty
+
+
+def may_contain(arr: pa.ChunkedArray | pa.Array, needles: tuple[str, ...]) -> bool:
+    """Whether any of ``needles`` occurs in the bytes behind ``arr`` — a memchr-speed screen
+    before a regex (a hit may come from bytes outside a slice: then the regex decides)."""
+    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        buffers = chunk.buffers()
+        if len(buffers) < 3 or buffers[2] is None:
+            if len(buffers) < 3 and len(chunk) and chunk.null_count < len(chunk):
+                return True  # not text
+            continue
+        blob = buffers[2].to_pybytes()  # bytes.find is memchr-fast
+        if any(needle.encode() in blob for needle in needles):
+            return True
+    return False
+
+
+def _all_formula_wrapped(arr: pa.ChunkedArray) -> bool:
+    """Whether every non-empty cell reads ``="…"`` (first bytes ``="``, last byte ``"``)."""
+    for chunk in arr.chunks:
+        edges = _edges(chunk)
+        if edges is None or edges[2]:
+            return False
+        heads, tails, _ = edges
+        if not ((heads == ord("=")).all() and (tails == ord('"')).all()):
+            return False
+        _, offsets_buf, data_buf = chunk.buffers()
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(offsets_buf, dtype=width,
+                                count=chunk.offset + len(chunk) + 1)[chunk.offset:]
+        starts = offsets[:-1][(offsets[1:] > offsets[:-1])
+                              & (chunk.is_valid().to_numpy(zero_copy_only=False)
+                                 if chunk.null_count else True)]
+        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else None
+        if len(starts) and (data is None or not (data[starts + 1] == ord('"')).all()):
+            return False  # (a one-byte "=" cell ends with "=", so starts + 1 is in bounds)
+    return True
 
 
 _MONEY_RE = r"^-?(\d+(\.\d*)?|\.\d+)$"

@@ -19,6 +19,7 @@ from privmigrate.ingest import formats
 from privmigrate.ingest.cells import (
     clean_text,
     edge_bytes_hit,
+    may_contain,
     parse_flag,
     parse_money_fen,
     parse_time,
@@ -387,10 +388,11 @@ def _unpack_receiver(packed: pd.Series) -> pd.DataFrame:
     (four digits or a mask). Columns where no cell has two commas are not packed.
     """
     arr = _arrow_text(packed)
-    none = pd.DataFrame({"name": pd.NA, "phone_raw": pd.NA}, index=packed.index).astype(
-        "string[pyarrow]")
-    if not pc.any(pc.match_substring_regex(arr, f"[{_SEP}][^{_SEP}]*[{_SEP}]")).as_py():
-        return none
+    if not may_contain(arr, tuple(_SEP)) or not pc.any(
+            pc.match_substring_regex(arr, f"[{_SEP}][^{_SEP}]*[{_SEP}]")).as_py():
+        nothing = pa.nulls(len(packed), pa.large_string())
+        return pd.DataFrame({"name": _text_series(nothing, packed.index),
+                             "phone_raw": _text_series(nothing, packed.index)})
     parts = pc.extract_regex(arr, f"^(?P<name>[^{_SEP}]*)[{_SEP}](?P<phone>[^{_SEP}]*)")
     phone = pc.utf8_trim_whitespace(pc.struct_field(parts, "phone"))
     looks_packed = pc.fill_null(
@@ -414,7 +416,7 @@ def _region(address: pd.Series) -> pd.DataFrame:
     city when the first looks like a province. Arrow regexes over the column, no Python loop.
     """
     arr = _arrow_text(address).combine_chunks()
-    if pc.any(pc.match_substring_regex(arr, f"[{_SEP}]")).as_py():
+    if may_contain(arr, tuple(_SEP)):
         arr = pc.replace_substring_regex(arr, f"^.*[{_SEP}]", "")
     # split on blank runs (at most 3 parts), then first and second word by their offsets
     words = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(arr), max_splits=2)
@@ -427,7 +429,10 @@ def _region(address: pd.Series) -> pd.DataFrame:
     city = pc.if_else(pa.array(counts >= 2),
                       values.take(pa.array(np.minimum(starts + 1, len(values) - 1))), null)
     province = pc.if_else(pc.equal(province, ""), null, province)
-    plausible = pc.fill_null(pc.match_substring_regex(province, _PLAUSIBLE_PROVINCE), False)
+    # few distinct provinces: judge each once
+    words_seen = pc.dictionary_encode(province)
+    judged = pc.match_substring_regex(words_seen.dictionary, _PLAUSIBLE_PROVINCE)
+    plausible = pc.fill_null(pc.take(judged, words_seen.indices), False)
     return pd.DataFrame({
         "province": _text_series(pc.if_else(plausible, province, null), address.index),
         "city": _text_series(pc.if_else(plausible, city, null), address.index),

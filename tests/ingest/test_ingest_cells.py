@@ -144,3 +144,18 @@ def test_formula_unwrapping_matches_the_regex_rule(cells: list[str]) -> None:
     expected = [None if v in ("", "-", "--") else v for v in arr.to_pylist()]
     got = clean_text(pd.Series(cells, dtype="string[pyarrow]"))
     assert [None if pd.isna(v) else v for v in got] == expected
+
+
+def test_byte_screens_on_slices_and_plain_arrays() -> None:
+    import pyarrow as pa
+
+    from privmigrate.ingest.cells import may_contain
+
+    assert may_contain(pa.array(["浙江省，杭州", "x"]), ("，", ","))
+    assert not may_contain(pa.chunked_array([pa.array(["浙江省 杭州", None])]), ("，", ","))
+    assert may_contain(pa.chunked_array([pa.array(["a,b"], pa.large_string())]), (",",))
+    # all-formula column (淘宝 order numbers) and a mixed one give the same cleaning
+    wrapped = clean_text(_s('="1001"', '="1002"', None, '=""'))
+    mixed = clean_text(_s('="1001"', "1002", None, '=""'))
+    assert wrapped.tolist()[:2] == ["1001", "1002"] and mixed.tolist()[:2] == ["1001", "1002"]
+    assert wrapped.iloc[3] is pd.NA and mixed.iloc[3] is pd.NA

@@ -260,8 +260,10 @@ def build_orders(
     province, city = text("province"), text("city")
     if profile.address_splits_region and "address" in cols:
         parts = parsed["region"]
-        province = province.fillna(parts["province"])
-        city = city.fillna(parts["city"])
+        # (usually no province column at all: then the address's words are the column)
+        province = parts["province"] if province.isna().all() \
+            else province.fillna(parts["province"])
+        city = parts["city"] if city.isna().all() else city.fillna(parts["city"])
     out["province"] = province
     out["city"] = city
     out["order_count"] = order_count.astype("int32")
@@ -485,9 +487,13 @@ def _resolve_status(
     closed = code == _CLASS_CODES[CLOSED]
     if closed.any():
         # 交易关闭 covers unpaid-closed and fully-refunded orders
-        reason = close_reason.fillna("")
-        unpaid_reason = reason.str.contains(_UNPAID_CLOSE_RE, regex=True).to_numpy(dtype=bool)
-        refund_reason = reason.str.contains("退款", regex=False).to_numpy(dtype=bool)
+        # only the closed orders' reasons matter
+        reason = close_reason[closed].fillna("")
+        unpaid_reason = np.zeros(len(code), dtype=bool)
+        refund_reason = np.zeros(len(code), dtype=bool)
+        unpaid_reason[closed] = reason.str.contains(_UNPAID_CLOSE_RE, regex=True).to_numpy(
+            dtype=bool)
+        refund_reason[closed] = reason.str.contains("退款", regex=False).to_numpy(dtype=bool)
         was_paid = paid_at.notna().to_numpy()
         refunded = has_refund | refund_reason
         code = np.where(closed & refunded, _CLASS_CODES[REFUNDED], code)
@@ -627,6 +633,9 @@ def order_ids_unique(ids: pa.ChunkedArray, key_runs: list[IdKeyRun] | None = Non
             ordered = np.sort(ordered, kind="stable")  # timsort merges the sorted runs
     else:
         keys = _id_keys(ids)[1]
+        step = keys[1:] > keys[:-1]
+        if step.all() or (not step.any() and (keys[1:] < keys[:-1]).all()):
+            return True  # ids in (reverse) order, each step strict: no repeat
         ordered = np.sort(keys)
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     if len(repeated) == 0:

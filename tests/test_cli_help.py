@@ -60,3 +60,14 @@ def test_a_failing_command_with_json_says_so_on_stdout(tmp_path) -> None:
     payload = json.loads(result.stdout)
     assert payload["exit_code"] == 1 and "missing.csv" in payload["error"]
     assert result.stderr.startswith("Error:")
+
+
+def test_options_name_their_value_in_words_not_python_types() -> None:
+    """`--workspace DIR`, `--date DATE` …, never Typer's `<str>` / `<path>` placeholders."""
+    import re
+
+    runner = CliRunner()
+    for path, _ in _commands():
+        result = runner.invoke(app, [*path, "--help"], terminal_width=200)
+        assert result.exit_code == 0, path
+        assert not re.search(r"--[a-z-]+ <[a-z\[\]| ]+>", result.output), (path, result.output)

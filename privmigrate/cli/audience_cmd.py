@@ -64,16 +64,21 @@ def _definition(ws: Any, platform: str, name: str | None, segments: list[str] | 
 @audience_app.command("build")
 @handle_errors
 def build(
-    platform: str = typer.Option(..., "--platform", "-p", help=PLATFORM_HELP),
+    platform: str = typer.Option(..., "--platform", "-p", metavar="PLATFORM",
+                                 help=PLATFORM_HELP),
     segments: list[str] | None = typer.Option(
-        None, "--segment", "-s", help="Segment (customers `segment` or `rfm_segment`); "
+        None, "--segment", "-s", metavar="SEGMENT",
+        help="Segment (customers `segment` or `rfm_segment`); "
         "repeat for several; omit for all buyers.", show_default=False),
-    name: str | None = typer.Option(None, "--name", help="Audience name (≤ 30 characters); "
+    name: str | None = typer.Option(None, "--name", metavar="NAME",
+                                    help="Audience name (≤ 30 characters); "
                                     "default: the segments joined by _."),
-    id_type: str | None = typer.Option(None, "--id-type", help="md5 or sha256 (default: md5; "
+    id_type: str | None = typer.Option(None, "--id-type", metavar="md5|sha256",
+                                       help="md5 or sha256 (default: md5; "
                                        "Ocean Engine takes sha256 only)."),
     include: str | None = typer.Option(
-        None, "--include", help="not_in_private_domain (default: retargeting, leaves out "
+        None, "--include", metavar="WHO",
+        help="not_in_private_domain (default: retargeting, leaves out "
         "WeCom friends and converted buyers), in_private_domain (an exclusion audience) "
         "or all."),
     workspace_dir: Path | None = WorkspaceOption,
@@ -129,14 +134,19 @@ def _print_manifest(manifest: dict[str, Any]) -> None:
 @audience_app.command("push")
 @handle_errors
 def push(
-    platform: str | None = typer.Option(None, "--platform", "-p", help=PLATFORM_HELP),
-    name: str | None = typer.Option(None, "--name", help="The audience (as configured in "
+    platform: str | None = typer.Option(None, "--platform", "-p", metavar="PLATFORM",
+                                        help=PLATFORM_HELP),
+    name: str | None = typer.Option(None, "--name", metavar="NAME",
+                                    help="The audience (as configured in "
                                     "[[audience.audiences]] or built before)."),
     segments: list[str] | None = typer.Option(
-        None, "--segment", "-s", help="Define the audience here instead of in the config.",
+        None, "--segment", "-s", metavar="SEGMENT",
+        help="Define the audience here instead of in the config.",
         show_default=False),
-    id_type: str | None = typer.Option(None, "--id-type", help="md5 or sha256."),
-    include: str | None = typer.Option(None, "--include", help="As for build."),
+    id_type: str | None = typer.Option(None, "--id-type", metavar="md5|sha256",
+                                       help="md5 or sha256."),
+    include: str | None = typer.Option(None, "--include", metavar="WHO",
+        help="As for build."),
     all_configured: bool = typer.Option(False, "--all", help="Push every configured "
                                         "audience."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Send nothing; print what would be "

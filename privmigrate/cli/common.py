@@ -37,6 +37,7 @@ WorkspaceOption = typer.Option(
     None,
     "--workspace",
     "-w",
+    metavar="DIR",
     envvar=WORKSPACE_ENV,
     help="Workspace folder (default: the current directory).",
     show_default=False,

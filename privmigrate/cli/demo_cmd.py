@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def demo(
         workspace_dir: Path = typer.Option(
-            Path("privmigrate-demo"), "--workspace", "-w",
+            Path("privmigrate-demo"), "--workspace", "-w", metavar="DIR",
             help="Folder for the demo workspace (created; must be empty or a previous demo).",
         ),
         as_json: bool = JsonOption,

@@ -34,10 +34,12 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def invite(
         night: str | None = typer.Option(
-            None, "--date", help="Night to plan/send, YYYY-MM-DD (default: today, Asia/Shanghai)."
+            None, "--date", metavar="DATE",
+            help="Night to plan/send, YYYY-MM-DD (default: today, Asia/Shanghai)."
         ),
         limit: int | None = typer.Option(
-            None, "--limit", min=0, help="Invite at most N tonight (lowers invite.daily_limit)."
+            None, "--limit", min=0, metavar="N",
+            help="Invite at most N tonight (lowers invite.daily_limit)."
         ),
         dry_run: bool = typer.Option(
             False, "--dry-run", help="Plan and print; write no files and record nothing."

@@ -20,7 +20,7 @@ from privmigrate.errors import InputError
 from privmigrate.workspace import Workspace
 
 SourceOption = typer.Option(
-    None, "--source", "-s",
+    None, "--source", "-s", metavar="NAME",
     help="Platform profile (taobao, jd, youzan, youzan_customers, douyin, pdd, wechat_shop, "
          "erp_wdt, erp_jst, generic); default: detected from the header.",
 )
@@ -30,7 +30,8 @@ MapOption = typer.Option(
          "Repeatable.",
 )
 EncodingOption = typer.Option(
-    None, "--encoding", help="CSV encoding (default: sniffed: BOM, utf-8, gb18030, utf-16)."
+    None, "--encoding", metavar="ENCODING",
+    help="CSV encoding (default: sniffed: BOM, utf-8, gb18030, utf-16)."
 )
 
 

@@ -26,14 +26,17 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def report(
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Workbook to write (default: "
+        None, "--output", "-o", metavar="FILE",
+        help="Workbook to write (default: "
         "reports/privmigrate-<as-of>.xlsx in the workspace, and reports/latest.xlsx).",
         dir_okay=False, show_default=False),
     lang: str | None = typer.Option(
-        None, "--lang", help="Labels and sheet names: zh or en (default: [report] lang, else zh).",
+        None, "--lang", metavar="zh|en",
+        help="Labels and sheet names: zh or en (default: [report] lang, else zh).",
         show_default=False),
     as_of: str | None = typer.Option(
-        None, "--as-of", help="Date the figures are for, YYYY-MM-DD (default: the date the "
+        None, "--as-of", metavar="DATE",
+        help="Date the figures are for, YYYY-MM-DD (default: the date the "
         "customers were scored for, else today).",
         show_default=False),
     ws_path: Path | None = WorkspaceOption,

@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     @handle_errors
     def run(
-        night: str | None = typer.Option(None, "--date", help="Night to run (YYYY-MM-DD; "
+        night: str | None = typer.Option(None, "--date", metavar="DATE",
+                                         help="Night to run (YYYY-MM-DD; "
                                          "default today, Asia/Shanghai)."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Say what each step would do; "
                                      "write and send nothing."),

@@ -53,9 +53,12 @@ def _report(payload: dict[str, Any], as_json: bool, text: str) -> None:
 def add(
     phones: list[str] = typer.Argument(..., metavar="PHONE",
                                        help="Mobile numbers to suppress."),
-    channel: str = typer.Option("all", "--channel", help=CHANNEL_HELP),
-    reason: str = typer.Option("manual", "--reason", help="Why (kept in the ledger)."),
-    source: str = typer.Option("cli", "--source", help="Where the request came from."),
+    channel: str = typer.Option("all", "--channel", metavar="CHANNEL",
+                                       help=CHANNEL_HELP),
+    reason: str = typer.Option("manual", "--reason", metavar="TEXT",
+                               help="Why (kept in the ledger)."),
+    source: str = typer.Option("cli", "--source", metavar="TEXT",
+                                      help="Where the request came from."),
     workspace_dir: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -84,10 +87,12 @@ def add(
 def import_(
     path: Path = typer.Argument(..., metavar="FILE",
                                 help="Reply report (csv, xlsx, json) or a list of numbers."),
-    channel: str = typer.Option("sms", "--channel", help=CHANNEL_HELP),
-    reason: str = typer.Option("replied_unsubscribe", "--reason",
+    channel: str = typer.Option("sms", "--channel", metavar="CHANNEL",
+                                       help=CHANNEL_HELP),
+    reason: str = typer.Option("replied_unsubscribe", "--reason", metavar="TEXT",
                                help="Why (kept in the ledger)."),
-    source: str | None = typer.Option(None, "--source", help="Default: the file name."),
+    source: str | None = typer.Option(None, "--source", metavar="TEXT",
+                                      help="Default: the file name."),
     plain_list: bool = typer.Option(
         False, "--plain-list",
         help="The file has no reply column and every number in it opted out.",
@@ -124,7 +129,8 @@ def import_(
 @suppress_app.command("list")
 @handle_errors
 def list_(
-    channel: str | None = typer.Option(None, "--channel", help=CHANNEL_HELP),
+    channel: str | None = typer.Option(None, "--channel", metavar="CHANNEL",
+                                       help=CHANNEL_HELP),
     full: bool = typer.Option(False, "--full", help="Show whole numbers (default: 138****1234)."),
     workspace_dir: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,
@@ -156,7 +162,8 @@ def list_(
 def remove(
     phones: list[str] = typer.Argument(..., metavar="PHONE",
                                        help="Mobile numbers to take off the list."),
-    channel: str | None = typer.Option(None, "--channel", help="Only this channel's entry."),
+    channel: str | None = typer.Option(None, "--channel", metavar="CHANNEL",
+                                       help="Only this channel's entry."),
     workspace_dir: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:

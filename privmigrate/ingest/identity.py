@@ -262,14 +262,20 @@ def id_strings(hashes: np.ndarray, root: np.ndarray) -> pa.LargeStringArray:
     gather of the nodes' ASCII rows — no Python strings and no string ``take``.
     """
     linked = root >= 0
-    rows = root[linked]
+    rows = root if linked.all() else root[linked]
     # spell only the nodes that are some row's root, then gather: an (n, 17) byte row
     # viewed as one 17-byte item is one gather instead of 17
     used = np.zeros(len(hashes), dtype=bool)
     used[rows] = True
     slot = (np.cumsum(used) - 1).astype(rows.dtype)
     spelled = hex_ascii(hashes[used]).view(f"V{ID_WIDTH}").ravel()
-    chars = spelled[slot[rows]].view(np.uint8)
+    chars = np.empty(len(rows), dtype=spelled.dtype)
+    # numpy's take releases the GIL: two halves gather on both cores
+    halves = [(0, len(rows) // 2), (len(rows) // 2, len(rows))]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda span: np.take(spelled, slot[rows[span[0]:span[1]]],
+                                           out=chars[span[0]:span[1]]), halves))
+    chars = chars.view(np.uint8)
     nulls = int(len(root) - len(rows))
     if nulls:
         offsets = np.zeros(len(root) + 1, dtype=np.int64)

@@ -146,7 +146,7 @@ def push(
     id_type: str | None = typer.Option(None, "--id-type", metavar="md5|sha256",
                                        help="md5 or sha256."),
     include: str | None = typer.Option(None, "--include", metavar="WHO",
-        help="As for build."),
+                                       help="As for build."),
     all_configured: bool = typer.Option(False, "--all", help="Push every configured "
                                         "audience."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Send nothing; print what would be "

@@ -84,15 +84,24 @@ def _phone_codes(phone: pa.ChunkedArray, valid: np.ndarray,
     back into text only to hash them, so the hashes — and the ids — are those of the text.
     Any valid phone that is not a plain 11-digit number takes the text path.
     """
-    valid = valid & phone.is_valid().to_numpy(zero_copy_only=False)
-    numbers = _mobile_numbers(phone.filter(pa.array(valid)))
+    present = phone.is_valid().to_numpy(zero_copy_only=False)
+    valid = valid & present
+    # load keeps a phone only when it is valid: then no filtering of 10M strings is needed
+    keys = phone if np.array_equal(valid, present) else phone.filter(pa.array(valid))
+    numbers = _mobile_numbers(keys)
     if numbers is None:
         return _ranked_codes(pc.if_else(pa.array(valid), phone, pa.scalar(None, phone.type)),
                              hash_key)
-    encoded = pc.dictionary_encode(numbers).combine_chunks()
+    # pandas' int64 hash table factorizes ~1.4× faster than Arrow's dictionary encoding
+    codes, distinct = pd.factorize(pc.fill_null(numbers, 0).to_numpy())
     raw = np.full(len(valid), -1, dtype=np.int32)
-    raw[valid] = encoded.indices.to_numpy()
-    texts = pc.cast(encoded.dictionary, pa.string())
+    raw[valid] = codes[valid] if keys is phone else codes
+    if keys is phone and not valid.all():
+        # the 0 standing in for "no phone" took a code: drop it from the numbering
+        zero = int(codes[np.flatnonzero(~valid)[0]])
+        distinct = np.delete(distinct, zero)
+        raw[raw > zero] -= 1
+    texts = pc.cast(pa.array(distinct, pa.int64()), pa.string())
     return _rank_by_hash(raw, key_hashes(texts, hash_key))
 
 

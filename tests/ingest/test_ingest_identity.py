@@ -105,3 +105,23 @@ def test_many_sources_and_null_buyers_link_like_one_source() -> None:
     frame = _orders(rows).assign(id=ids)
     valid = frame[frame["phone_status"] == "valid"]
     assert (valid.groupby("phone")["id"].nunique() == 1).all()
+
+
+def test_phone_keys_without_phones_on_some_rows_match_the_text_path() -> None:
+    """Phones are grouped as integers over the whole column (rows without a valid phone
+    stand in as 0); the ids must equal those of grouping the phone text."""
+    import pyarrow as pa
+
+    from privmigrate.ingest import identity
+
+    phones = pa.chunked_array([pa.array(["13800000002", None, "13800000001", None,
+                                         "13800000002"], pa.large_string())])
+    valid = np.array([True, False, True, False, True])
+    as_numbers = identity._phone_codes(phones, valid, "k" * 16)
+    as_text = identity._ranked_codes(phones, "k" * 16)
+    assert as_numbers[0].tolist() == as_text[0].tolist()
+    assert as_numbers[1].tolist() == as_text[1].tolist()
+    assert as_numbers[0][1] == -1 and as_numbers[0][0] == as_numbers[0][4]
+    # a phone present but not valid (not what load writes) is left out either way
+    odd = identity._phone_codes(phones, np.array([True, False, False, False, True]), "k" * 16)
+    assert odd[0][2] == -1 and len(odd[1]) == 1

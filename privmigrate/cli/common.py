@@ -57,6 +57,17 @@ def workspace(path: Path | None, *, must_exist: bool = False) -> Workspace:
     return ws
 
 
+def parse_day(value: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD option value (None when not given); a bad one is a user error, exit 1,
+    worded the same for every command."""
+    if value is None or value == "":
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not a date; write it as YYYY-MM-DD") from None
+
+
 def fail(message: str, code: ExitCode = ExitCode.USER_ERROR) -> typer.Exit:
     """Print ``Error: message`` on stderr and return the Exit to raise."""
     stderr.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False)

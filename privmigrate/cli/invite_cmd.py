@@ -13,20 +13,16 @@ from privmigrate.cli.common import (
     WorkspaceOption,
     emit_json,
     handle_errors,
+    parse_day,
     progress,
     stderr,
     workspace,
 )
-from privmigrate.errors import ExitCode, InputError
+from privmigrate.errors import ExitCode
 
 
 def _night(value: str | None, today: date) -> date:
-    if value is None:
-        return today
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise InputError(f"--date {value!r} is not a date; write it as YYYY-MM-DD") from exc
+    return parse_day(value, "--date") or today
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -12,6 +12,7 @@ from privmigrate.cli.common import (
     WorkspaceOption,
     emit_json,
     handle_errors,
+    parse_day,
     progress,
     stderr,
     workspace,
@@ -72,9 +73,4 @@ def report(
 
 
 def _date(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        raise InputError(f"--as-of {text!r} is not a date; write it as YYYY-MM-DD") from None
+    return parse_day(text, "--as-of")

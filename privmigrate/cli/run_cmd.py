@@ -14,6 +14,7 @@ from privmigrate.cli.common import (
     WorkspaceOption,
     emit_json,
     handle_errors,
+    parse_day,
     progress,
     stderr,
     workspace,
@@ -23,12 +24,7 @@ from privmigrate.errors import ExitCode, InputError
 
 
 def parse_night(value: str | None) -> date:
-    if not value:
-        return shanghai_now().date()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"--date {value!r}: write the date as YYYY-MM-DD") from None
+    return parse_day(value, "--date") or shanghai_now().date()
 
 
 def register(app: typer.Typer) -> None:

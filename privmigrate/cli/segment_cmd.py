@@ -8,7 +8,14 @@ from typing import Any
 
 import typer
 
-from privmigrate.cli.common import JsonOption, WorkspaceOption, emit_json, handle_errors, stderr
+from privmigrate.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    emit_json,
+    handle_errors,
+    parse_day,
+    stderr,
+)
 from privmigrate.cli.common import workspace as open_workspace
 from privmigrate.workspace import Workspace
 
@@ -78,15 +85,6 @@ def print_summary(result: dict[str, Any]) -> None:
         stderr.print(f"wrote {result['output_rows']:,} customers to {result['output']}")
 
 
-def _parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date; write YYYY-MM-DD") from None
-
-
 def register(app: typer.Typer) -> None:
     from privmigrate.cli.load_cmd import EncodingOption, MapOption, SourceOption
 
@@ -127,7 +125,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("use mean or median", param_hint="--split")
         if output is not None and output.suffix.lower() not in (".csv", ".xlsx"):
             raise typer.BadParameter("write a .csv or .xlsx file", param_hint="--output")
-        day = _parse_date(as_of)
+        day = parse_day(as_of, "--as-of")
         ws = open_workspace(workspace_dir)
         if files:
             result, loaded = _load_and_segment(ws, files, source, maps, encoding, as_json, day,

@@ -154,7 +154,7 @@ def test_segment_reads_conversions_from_the_ledger(ws: Workspace, runner):
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [
-    (["--as-of", "2026-13-01"], 2, "not a date"),
+    (["--as-of", "2026-13-01"], 1, "--as-of '2026-13-01' is not a date"),
     (["--split", "mode"], 2, "mean or median"),
     (["--output", "x.pdf"], 2, ".csv or .xlsx"),
     (["--as-of", "2020-01-01"], 1, "no paid orders"),

@@ -177,7 +177,7 @@ class _Rows:
     def customers(self, purchase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row: its customer's position (-1: no counted purchase); kept group codes."""
         keep = np.flatnonzero(np.bincount(self.codes[purchase], minlength=self.k) > 0)
-        remap = np.full(self.k, -1, dtype=np.int64)
+        remap = np.full(self.k, -1, dtype=np.int32)  # int32: half the memory of 10M rows
         remap[keep] = np.arange(len(keep))
         return remap[self.codes], keep
 

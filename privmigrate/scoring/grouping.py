@@ -104,7 +104,7 @@ def dense_codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if labels.min() < 0:
         raise ValueError("customer codes must be non-negative where customer_id is set")
     present = np.bincount(labels) > 0
-    remap = np.cumsum(present) - 1
+    remap = (np.cumsum(present) - 1).astype(np.int32)  # codes < rows < 2**31
     codes = remap[labels]
     return codes, _first_rows(codes)
 

@@ -322,3 +322,18 @@ def test_summary_rows_are_found_behind_blanks_and_only_there() -> None:
     plain = pd.DataFrame({"订单编号": pd.Series(["1", "2"], dtype="string[pyarrow]"),
                           "客户": pd.Series(["小明", "合计"], dtype="string[pyarrow]")})
     assert _summary_rows(plain).tolist() == [False, True]
+
+
+def test_a_fallback_amount_column_fills_only_the_empty_cells() -> None:
+    """淘宝's 打款商家金额 stands in where 买家实际支付金额 is empty; it is parsed only there, and
+    its own bad cells never reject a row the first column already priced."""
+    from privmigrate.ingest.orders import _coalesce_money
+
+    text = "string[pyarrow]"
+    frame = pd.DataFrame({
+        "买家实际支付金额": pd.Series(["10.50", None, "bad", None, "3"], dtype=text),
+        "打款商家金额": pd.Series(["x", "7.25元", "1.00", None, "oops"], dtype=text),
+    })
+    fen, bad, column = _coalesce_money(frame, ["买家实际支付金额", "打款商家金额"])
+    assert [None if pd.isna(v) else int(v) for v in fen] == [1050, 725, 100, None, 300]
+    assert bad.tolist() == [False, False, True, False, False] and column == "买家实际支付金额"

@@ -245,19 +245,33 @@ def _step_load(ws: Workspace, night: date, now: datetime, settings: RunSettings,
         return {"files": 0, "note": f"no new files in {inbox}"}
     if dry_run:
         return {"files": len(files), "would_load": [p.name for p in files]}
-    summary = load_files(ws, files, progress=progress, keep_orders=True)
-    carry["loaded"] = summary.kept
+    if "segment" in settings.steps:
+        # score while orders.parquet is being written (the encoder runs without the GIL);
+        # the segment step publishes the result, so each step still writes only its own files
+        from privmigrate.scoring.run import score_workspace
+
+        summary = load_files(ws, files, progress=progress,
+                             while_writing=lambda kept: score_workspace(ws, night, None, kept))
+        carry["scored"] = (summary.during_write, summary.during_write_error)
+    else:
+        summary = load_files(ws, files, progress=progress)
     return {"files": len(files), "new_orders": summary.new_orders,
             "orders_total": summary.orders_total, "rejected": summary.rejected}
 
 
 def _step_segment(ws: Workspace, night: date, now: datetime, settings: RunSettings,
                   dry_run: bool, progress: Progress, carry: dict[str, Any]) -> dict[str, Any]:
-    from privmigrate.scoring.run import segment_workspace
+    from privmigrate.scoring.run import publish_scored, segment_workspace
 
     if dry_run:
         return {"note": "would rebuild data/customers.parquet"}
-    return segment_workspace(ws, night, None, None, False, loaded=carry.pop("loaded", None))
+    scored = carry.pop("scored", None)
+    if scored is None:  # nothing loaded tonight, or resumed after a crash: read the orders
+        return segment_workspace(ws, night, None, None, False)
+    customers, error = scored
+    if error is not None:
+        raise error
+    return publish_scored(ws, customers, night)
 
 
 def _step_invite(ws: Workspace, night: date, now: datetime, settings: RunSettings,

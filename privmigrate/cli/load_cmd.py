@@ -53,19 +53,16 @@ def load_summary(
     maps: list[str] | None,
     encoding: str | None,
     as_json: bool,
-    keep_orders: bool = False,
     while_writing: Any = None,
 ) -> Any:
     """Load files under the workspace lock; print the per-file summary on stderr unless
-    ``as_json``; return the ``LoadSummary``. ``keep_orders`` keeps the written table in
-    memory (``LoadSummary.kept``) for `segment FILE…` to score without re-reading;
-    ``while_writing`` is passed on to ``load_files``."""
+    ``as_json``; return the ``LoadSummary``. ``while_writing`` (scoring, for
+    `segment FILE…`) is passed on to ``load_files``."""
     from privmigrate.ingest.load import LoadOptions, load_files
 
     options = LoadOptions(source=source, mapping=parse_maps(maps), encoding=encoding)
     with ws.lock("load"), progress(not as_json) as bar:
-        summary = load_files(ws, files, options, bar, keep_orders=keep_orders,
-                             while_writing=while_writing)
+        summary = load_files(ws, files, options, bar, while_writing=while_writing)
     if not as_json:
         print_load_summary(summary.to_dict())
     return summary

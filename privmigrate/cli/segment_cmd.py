@@ -26,16 +26,12 @@ def run_segment(
     split: str | None = None,
     output: Path | None = None,
     reveal_phones: bool = False,
-    loaded: Any = None,
 ) -> dict[str, Any]:
-    """The segment step under the workspace lock; returns the summary payload.
-
-    ``loaded`` is the table a load in this process just wrote (``LoadSummary.kept``).
-    """
+    """The segment step on the workspace's orders, under the lock; the summary payload."""
     from privmigrate.scoring.run import segment_workspace
 
     with ws.lock("segment"):
-        return segment_workspace(ws, as_of, split, output, reveal_phones, loaded)
+        return segment_workspace(ws, as_of, split, output, reveal_phones)
 
 
 def _load_and_segment(

@@ -106,15 +106,14 @@ class LoadSummary:
     new_orders: int
     rejects_path: str
     orders_path: str
-    kept: LoadedOrders | None = None  # only with load_files(keep_orders=True)
     during_write: Any = None  # what load_files(while_writing=…) returned
     during_write_error: Exception | None = None  # … or what it raised
 
     def to_dict(self) -> dict[str, Any]:
-        """The summary as plain values (without the kept table)."""
+        """The summary as plain values (without what ran during the write)."""
         return {f.name: [asdict(x) for x in self.files] if f.name == "files"
                 else getattr(self, f.name) for f in fields(self)
-                if f.name not in ("kept", "during_write", "during_write_error")}
+                if f.name not in ("during_write", "during_write_error")}
 
     @property
     def rejected(self) -> int:
@@ -128,16 +127,15 @@ def load_files(
     progress: Progress = NULL_PROGRESS,
     *,
     loaded_at: datetime | None = None,
-    keep_orders: bool = False,
     while_writing: Callable[[LoadedOrders], Any] | None = None,
 ) -> LoadSummary:
     """Load ``paths`` into the workspace; InputError (nothing written) when a file is unusable.
 
-    ``keep_orders`` also returns the written table in memory (``LoadSummary.kept``) for a
-    scoring step that follows in the same process. ``while_writing`` is called with that
-    table while orders.parquet is being written (on another thread); what it returns or
-    raises lands in ``LoadSummary.during_write`` / ``during_write_error``. It must not write
-    to the workspace: orders.parquet is only complete once load_files returns.
+    ``while_writing`` (scoring, for `segment FILE…` and the nightly run) is called with the
+    merged table in memory (``LoadedOrders``: no re-read, no re-hashing of customer ids)
+    while orders.parquet is being written on another thread; what it returns or raises lands
+    in ``LoadSummary.during_write`` / ``during_write_error``. It must not write to the
+    workspace: orders.parquet is only complete once load_files returns.
     """
     options = options or LoadOptions()
     settings = LoadSettings.from_config(read_config(ws.config_path))
@@ -184,11 +182,10 @@ def load_files(
     failed: Exception | None = None
     if while_writing is None:
         _write_orders(merged, ws.orders_path)
-        kept = LoadedOrders(_scoring_frame(merged), codes) if keep_orders else None
     else:
         # Parquet encoding runs in Arrow without the GIL: the caller's work (scoring) uses
         # the other core meanwhile. Both finish before anything else is recorded.
-        kept = LoadedOrders(_scoring_frame(merged), codes)
+        kept: LoadedOrders | None = LoadedOrders(_scoring_frame(merged), codes)
         del codes
         with ThreadPoolExecutor(max_workers=1) as pool:
             writing = pool.submit(_write_orders, merged, ws.orders_path)
@@ -208,7 +205,6 @@ def load_files(
         new_orders=new_count,
         rejects_path=str(ws.rejects_path),
         orders_path=str(ws.orders_path),
-        kept=kept,
         during_write=during,
         during_write_error=failed,
     )

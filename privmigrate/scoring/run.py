@@ -32,26 +32,26 @@ def segment_workspace(
     split: str | None = None,
     output: Path | None = None,
     reveal_phones: bool = False,
-    loaded: Any = None,
 ) -> dict[str, Any]:
-    """Build data/customers.parquet (and ``output`` for people); return the summary payload.
+    """Build data/customers.parquet (and ``output`` for people) from orders.parquet; return
+    the summary payload.
 
     ``split`` None means ``segment.split`` from privmigrate.toml. InputError when there is
-    no paid order to score. ``loaded`` (an ``ingest.load.LoadedOrders``) is the table a
-    `load` in this process just wrote: scoring takes it and its customer codes instead of
-    reading orders.parquet back and hashing every customer_id again.
+    no paid order to score.
     """
-    return publish_scored(ws, score_workspace(ws, as_of, split, loaded), as_of, output,
-                          reveal_phones)
+    return publish_scored(ws, score_workspace(ws, as_of, split), as_of, output, reveal_phones)
 
 
 def score_workspace(
     ws: Workspace, as_of: date | None = None, split: str | None = None, loaded: Any = None,
 ) -> Scored:
-    """Score the workspace's orders (or ``loaded``) without writing anything.
+    """Score the workspace's orders without writing anything.
 
-    Kept apart from ``publish_scored`` so `segment FILE…` can score while `load` is still
-    writing orders.parquet, and write customers.parquet only once the orders are on disk.
+    ``loaded`` (an ``ingest.load.LoadedOrders``) is the table a `load` in this process is
+    writing: scoring takes it and its customer codes instead of reading orders.parquet back
+    and hashing every customer_id again. Kept apart from ``publish_scored`` so `segment
+    FILE…` and the nightly run can score while orders.parquet is being written, and write
+    customers.parquet only once the orders are on disk.
     """
     import pyarrow as pa
 

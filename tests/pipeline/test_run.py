@@ -142,3 +142,20 @@ def test_config_error_names_the_key(night_ws: Workspace) -> None:
     result = _run(night_ws, "--date", NIGHT)
     assert result.returncode == 1
     assert "run.track" in result.stderr and "files" in result.stderr
+
+
+def test_scoring_during_the_load_fails_the_segment_step_not_the_load(
+        night_ws: Workspace) -> None:
+    """The night scores customers while the load writes orders.parquet; a scoring error
+    (here a rule naming an unknown column) fails the segment step, the load stays done, and
+    the steps that need segment are skipped."""
+    config = night_ws.config_path.read_text(encoding="utf-8")
+    config += '\n[[segment.rules]]\nname = "坏规则"\nwhen = "no_such_column > 1"\n'
+    night_ws.config_path.write_text(config, encoding="utf-8")
+    result = _run(night_ws, "--date", NIGHT, "--json")
+    assert result.returncode == 3, result.stderr
+    steps = {s["step"]: s for s in json.loads(result.stdout)["steps"]}
+    assert steps["load"]["status"] == "ok" and steps["segment"]["status"] == "failed"
+    assert "坏规则" in steps["segment"]["detail"]
+    assert night_ws.orders_path.exists() and not night_ws.customers_path.exists()
+    assert _journal(night_ws)["load"] == "ok"

@@ -171,16 +171,22 @@ def _classify_distinct(uniques: pa.Array) -> tuple[pa.Array, np.ndarray]:
     clean_np = clean.to_numpy(zero_copy_only=False)
     status_dict = np.zeros(len(uniques), dtype=np.int8)  # index into PHONE_STATUSES: valid
     phone_dict = pc.if_else(clean, uniques, pa.scalar(None, pa.string()))
-    if clean_np.all():
+    # a value with a * is masked whatever else it holds (classify_phones' second rule, and no
+    # null word has one): 京东 masks every number, so this spares most of Python's work
+    starred = pc.fill_null(pc.match_substring(uniques, "*"), False).to_numpy(
+        zero_copy_only=False) & ~clean_np
+    status_dict[starred] = PHONE_STATUSES.index(MASKED)
+    todo = ~clean_np & ~starred
+    if not todo.any():
         return phone_dict, status_dict
-    rest = pd.Series(uniques.filter(pa.array(~clean_np)).to_pylist(), dtype="string")
+    rest = pd.Series(uniques.filter(pa.array(todo)).to_pylist(), dtype="string")
     table = classify_phones(rest)
-    status_dict[~clean_np] = pd.Categorical(table["phone_status"], categories=PHONE_STATUSES).codes
+    status_dict[todo] = pd.Categorical(table["phone_status"], categories=PHONE_STATUSES).codes
     rest_phones = pa.array(table["phone"].astype(object).where(table["phone"].notna(), None),
                            type=pa.string())
     # position of each distinct value's phone in [clean phones…, classified phones…]
     where = np.arange(len(uniques), dtype=np.int64)
-    where[~clean_np] = len(uniques) + np.arange(len(rest_phones))
+    where[todo] = len(uniques) + np.arange(len(rest_phones))
     combined = pa.concat_arrays([phone_dict, rest_phones])
     return combined.take(pa.array(where)), status_dict
 

@@ -74,7 +74,9 @@ def test_any_input_gives_one_of_five_statuses_and_a_phone_only_when_valid(value:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.text(alphabet="'`‘=\" \t\u3000", max_size=3),
                           st.sampled_from(["13800000001", "19912345678", "138****0001",
-                                           "12345678901", "1380000000", "13800000001-12"]),
+                                           "12345678901", "1380000000", "13800000001-12",
+                                           "1******6198", "*", "138****0001-12", "$a$",
+                                           "无", "0"]),
                           st.text(alphabet="\" \t\u3000", max_size=2)),
                 min_size=1, max_size=6))
 def test_wrapped_columns_agree_with_the_one_by_one_rules(cells) -> None:

@@ -159,3 +159,57 @@ def test_byte_screens_on_slices_and_plain_arrays() -> None:
     mixed = clean_text(_s('="1001"', "1002", None, '=""'))
     assert wrapped.tolist()[:2] == ["1001", "1002"] and mixed.tolist()[:2] == ["1001", "1002"]
     assert wrapped.iloc[3] is pd.NA and mixed.iloc[3] is pd.NA
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="0123456789.-", min_size=1, max_size=7)),
+                min_size=1, max_size=6))
+def test_plain_number_columns_follow_the_money_rule(cells: list[str | None]) -> None:
+    """Columns of digits, dots and minus signs take a cast instead of the regex; the cells it
+    accepts and their fen must be those of the regex rule, one cell at a time."""
+    import re
+
+    rule = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
+    fen, bad = parse_money_fen(pd.Series(cells, dtype="string[pyarrow]"))
+    for cell, value, flagged in zip(cells, fen, bad, strict=True):
+        if cell is None or cell in ("-", "--"):  # null and the null words
+            assert pd.isna(value) and not flagged
+        elif rule.match(cell):
+            assert not flagged and value == round(float(cell) * 100)
+        else:
+            assert flagged and pd.isna(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1900, 2099), st.integers(0, 13), st.integers(0, 32),
+                          st.integers(0, 24), st.integers(0, 60), st.integers(0, 60)),
+                min_size=1, max_size=5))
+def test_iso_fast_path_equals_strptime(parts: list[tuple[int, ...]]) -> None:
+    """Columns laid out as YYYY-MM-DD HH:MM:SS are cast (faster); the instants must be those
+    strptime gives, and an impossible date (month 13, 24:00, Feb 30 …) must not pass."""
+    from datetime import datetime
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from privmigrate.ingest.cells import _iso_seconds
+
+    cells = [f"{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}" for y, mo, d, h, mi, s in parts]
+    raw = pa.chunked_array([pa.array(cells, pa.large_string())])
+    by_strptime = pc.strptime(raw, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
+    fast = _iso_seconds(raw)
+    real = []
+    for y, mo, d, h, mi, s in parts:
+        try:
+            real.append(datetime(y, mo, d, h, mi, s))
+        except ValueError:
+            real.append(None)
+    if all(r is not None for r in real):  # all real instants: the cast is taken, and right
+        assert fast is not None and fast.to_pylist() == real == by_strptime.to_pylist()
+    elif fast is not None:  # (otherwise the caller falls back to strptime)
+        assert fast.to_pylist() == by_strptime.to_pylist()
+    times, bad = parse_time(pd.Series(cells, dtype="string[pyarrow]"))
+    expected = by_strptime.to_pylist()
+    for got, want, flagged in zip(times, expected, bad, strict=True):
+        if want is not None:
+            assert got == pd.Timestamp(want) and not flagged

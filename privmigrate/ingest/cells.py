@@ -53,20 +53,23 @@ def clean_text(s: pd.Series) -> pd.Series:
     return _series(arr, s.index)
 
 
-def _table(*chars: int | str) -> np.ndarray:
+def byte_table(*items: int | str) -> np.ndarray:
+    """A 256-entry lookup table marking the given bytes: ints as they are, text as every
+    byte of its UTF-8 (for the byte screens below and in phones/orders)."""
     table = np.zeros(256, dtype=bool)
-    table[[c if isinstance(c, int) else ord(c) for c in chars]] = True
+    table[[b for item in items
+           for b in ([item] if isinstance(item, int) else item.encode())]] = True
     return table
 
 
 # what each pass of clean_text can change, by first / last byte (lead and final bytes of
 # U+3000 E3 80 80, U+00A0 C2 A0, U+FEFF EF BB BF)
-_BLANK_FIRST = _table(" ", "\t", "\r", "\n", 0xE3, 0xC2, 0xEF)
-_BLANK_LAST = _table(" ", "\t", "\r", "\n", 0x80, 0xA0, 0xBF)
-_WRAPPER_FIRST = _table("=", "'", "`", '"')
-_TICK_FIRST = _table("'", "`")
-_QUOTE_BLANK = _table(" ", "\t", '"', 0xE3)
-_QUOTE_BLANK_LAST = _table(" ", "\t", '"', 0x80)
+_BLANK_FIRST = byte_table(" ", "\t", "\r", "\n", 0xE3, 0xC2, 0xEF)
+_BLANK_LAST = byte_table(" ", "\t", "\r", "\n", 0x80, 0xA0, 0xBF)
+_WRAPPER_FIRST = byte_table("=", "'", "`", '"')
+_TICK_FIRST = byte_table("'", "`")
+_QUOTE_BLANK = byte_table(" ", "\t", '"', 0xE3)
+_QUOTE_BLANK_LAST = byte_table(" ", "\t", '"', 0x80)
 
 
 def _unwrap_formula(arr: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -88,11 +91,8 @@ def _unwrap_formula(arr: pa.ChunkedArray) -> pa.ChunkedArray:
 # First bytes that may start a wrapper or blank (ASCII blanks, = ` ' ", and the lead bytes of
 # U+3000, U+00A0, U+FEFF); last bytes that may end a blank (ASCII blanks, and the final bytes
 # of U+3000 and U+00A0, which many CJK characters share: then the regex decides).
-_FIRST_SUSPECT = np.zeros(256, dtype=bool)
-_FIRST_SUSPECT[[9, 10, 11, 12, 13, 32, ord("="), ord("`"), ord("'"), ord('"'), 0xE3, 0xC2,
-                0xEF]] = True
-_LAST_SUSPECT = np.zeros(256, dtype=bool)
-_LAST_SUSPECT[[9, 10, 11, 12, 13, 32, 0x80, 0xA0]] = True
+_FIRST_SUSPECT = byte_table("\t\n\x0b\x0c\r =`'\"", 0xE3, 0xC2, 0xEF)
+_LAST_SUSPECT = byte_table("\t\n\x0b\x0c\r ", 0x80, 0xA0)
 
 
 def _edges_may_need_cleaning(arr: pa.ChunkedArray) -> bool:
@@ -120,20 +120,29 @@ def edge_bytes_hit(arr: pa.ChunkedArray, first: np.ndarray, last: np.ndarray | N
     return False
 
 
-def _edges(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, bool] | None:
-    """First and last byte of every non-empty valid cell, and whether an empty one exists;
-    None when the chunk is not text."""
+def string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """A string chunk's offsets (one per cell, plus one; slice offset applied) and its data
+    bytes (a one-byte stand-in when there are none), as numpy views; None when not text."""
     if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
-        return None if len(chunk) and chunk.null_count < len(chunk) else (
-            np.empty(0, np.uint8), np.empty(0, np.uint8), False)
+        return None
     width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
     _, offsets_buf, data_buf = chunk.buffers()
-    if len(chunk) == 0:
-        return np.empty(0, np.uint8), np.empty(0, np.uint8), False
+    if offsets_buf is None:  # an empty array may come without buffers
+        return np.zeros(1, dtype=width), np.zeros(1, dtype=np.uint8)
     offsets = np.frombuffer(offsets_buf, dtype=width,
                             count=chunk.offset + len(chunk) + 1)[chunk.offset:]
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None and data_buf.size \
         else np.zeros(1, dtype=np.uint8)
+    return offsets, data
+
+
+def _filled_cells(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
+    """Start and end offsets of every non-empty valid cell, the data bytes, and whether an
+    empty (valid) cell exists; None when the chunk is not text."""
+    buffers = string_buffers(chunk)
+    if buffers is None:
+        return None
+    offsets, data = buffers
     starts, ends = offsets[:-1], offsets[1:]
     filled = ends > starts
     if chunk.null_count:
@@ -142,7 +151,18 @@ def _edges(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, bool] | None:
         filled &= valid
     else:
         has_empty = not filled.all()
-    return data[starts[filled]], data[ends[filled] - 1], has_empty
+    return starts[filled], ends[filled], data, has_empty
+
+
+def _edges(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """First and last byte of every non-empty valid cell, and whether an empty one exists;
+    None when the chunk is not text (an all-null chunk of another type has no edges)."""
+    cells = _filled_cells(chunk)
+    if cells is None:
+        return None if len(chunk) and chunk.null_count < len(chunk) else (
+            np.empty(0, np.uint8), np.empty(0, np.uint8), False)
+    starts, ends, data, has_empty = cells
+    return data[starts], data[ends - 1], has_empty
 
 
 def may_contain(arr: pa.ChunkedArray | pa.Array, needles: tuple[str, ...]) -> bool:
@@ -163,22 +183,15 @@ def may_contain(arr: pa.ChunkedArray | pa.Array, needles: tuple[str, ...]) -> bo
 def _all_formula_wrapped(arr: pa.ChunkedArray) -> bool:
     """Whether every non-empty cell reads ``="…"`` (first bytes ``="``, last byte ``"``)."""
     for chunk in arr.chunks:
-        edges = _edges(chunk)
-        if edges is None or edges[2]:
+        cells = _filled_cells(chunk)
+        if cells is None or cells[3]:
             return False
-        heads, tails, _ = edges
-        if not ((heads == ord("=")).all() and (tails == ord('"')).all()):
+        starts, ends, data, _ = cells
+        if not ((data[starts] == ord("=")).all() and (data[ends - 1] == ord('"')).all()):
             return False
-        _, offsets_buf, data_buf = chunk.buffers()
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        offsets = np.frombuffer(offsets_buf, dtype=width,
-                                count=chunk.offset + len(chunk) + 1)[chunk.offset:]
-        starts = offsets[:-1][(offsets[1:] > offsets[:-1])
-                              & (chunk.is_valid().to_numpy(zero_copy_only=False)
-                                 if chunk.null_count else True)]
-        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else None
-        if len(starts) and (data is None or not (data[starts + 1] == ord('"')).all()):
-            return False  # (a one-byte "=" cell ends with "=", so starts + 1 is in bounds)
+        # (a one-byte "=" cell ends with "=", so starts + 1 is in bounds here)
+        if not (data[starts + 1] == ord('"')).all():
+            return False
     return True
 
 
@@ -208,8 +221,7 @@ def parse_money_fen(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out, pd.Series(bad.to_numpy(zero_copy_only=False), index=s.index).astype(bool)
 
 
-_NUMBER_BYTES = np.zeros(256, dtype=bool)
-_NUMBER_BYTES[[*b"0123456789.-"]] = True
+_NUMBER_BYTES = byte_table("0123456789.-")
 
 
 def _plain_numbers(arr: pa.ChunkedArray) -> pa.ChunkedArray | None:
@@ -230,19 +242,12 @@ def _plain_numbers(arr: pa.ChunkedArray) -> pa.ChunkedArray | None:
 def _only_bytes(arr: pa.ChunkedArray, allowed: np.ndarray) -> bool:
     """Whether every byte of every cell is marked in ``allowed`` (a 256-entry table)."""
     for chunk in arr.chunks:
-        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+        buffers = string_buffers(chunk)
+        if buffers is None:
             return False
-        if len(chunk) == 0:
-            continue
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        _, offsets_buf, data_buf = chunk.buffers()
-        offsets = np.frombuffer(offsets_buf, dtype=width,
-                                count=chunk.offset + len(chunk) + 1)[chunk.offset:]
-        if offsets[-1] == offsets[0]:
-            continue
-        data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]:offsets[-1]]
+        offsets, data = buffers
         # (a null cell's bytes, if any, are checked too: that can only send us the slow way)
-        if not allowed[data].all():
+        if offsets[-1] > offsets[0] and not allowed[data[offsets[0]:offsets[-1]]].all():
             return False
     return True
 
@@ -297,8 +302,7 @@ def parse_time(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 _ISO_SECONDS = tuple((i, ord(c)) for i, c in enumerate("0000-00-00 00:00:00") if c != "0")
-_DATETIME_BYTES = np.zeros(256, dtype=bool)
-_DATETIME_BYTES[[*b"0123456789-: "]] = True
+_DATETIME_BYTES = byte_table("0123456789-: ")
 
 
 def _iso_seconds(raw: pa.ChunkedArray) -> pa.ChunkedArray | None:
@@ -311,14 +315,11 @@ def _iso_seconds(raw: pa.ChunkedArray) -> pa.ChunkedArray | None:
     if lengths["min"].as_py() != 19 or lengths["max"].as_py() != 19:
         return None
     for chunk in raw.chunks:
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        _, offsets_buf, data_buf = chunk.buffers()
-        offsets = np.frombuffer(offsets_buf, dtype=width,
-                                count=chunk.offset + len(chunk) + 1)[chunk.offset:]
-        starts = offsets[:-1][np.diff(offsets) == 19]
-        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else None
-        if len(starts) and data is not None and not all(
-                (data[starts + i] == byte).all() for i, byte in _ISO_SECONDS):
+        cells = _filled_cells(chunk)  # every one 19 bytes long (checked above)
+        if cells is None:
+            return None
+        starts, _, data, _ = cells
+        if not all((data[starts + i] == byte).all() for i, byte in _ISO_SECONDS):
             return None  # a separator out of place (the cast checks the digits)
     try:
         return pc.cast(raw, pa.timestamp("us"))

@@ -87,7 +87,7 @@ class FileSummary:
 
 @dataclass
 class LoadedOrders:
-    """The order table just written, kept in memory for a `segment` in the same process.
+    """The order table being written, handed in memory to scoring in the same process.
 
     ``orders`` has the columns scoring reads (``amount_fen`` in fen) in the file's row order;
     ``customer_codes`` groups its rows exactly like customer_id (-1 where it is null), so
@@ -188,7 +188,11 @@ def load_files(
         kept: LoadedOrders | None = LoadedOrders(_scoring_frame(merged), codes)
         del codes
         with ThreadPoolExecutor(max_workers=1) as pool:
-            writing = pool.submit(_write_orders, merged, ws.orders_path)
+            def write_then_release(frame: pd.DataFrame) -> None:
+                _write_orders(frame, ws.orders_path)
+                release_memory()  # the writer's buffers, before the scoring beside it peaks
+
+            writing = pool.submit(write_then_release, merged)
             del merged
             try:
                 during = while_writing(kept)
@@ -420,7 +424,6 @@ def _write_orders(merged: pd.DataFrame, target: Path) -> None:
             pool.release_unused()  # this thread's freed pages, while scoring runs beside it
 
     write_row_groups_atomic(ORDERS_SCHEMA, groups(), target)
-    release_memory()  # the writer's buffers, before the scoring beside it peaks
 
 
 def _to_arrow(df: pd.DataFrame) -> pa.Table:

@@ -17,12 +17,14 @@ import pyarrow.compute as pc
 
 from privmigrate.ingest import formats
 from privmigrate.ingest.cells import (
+    byte_table,
     clean_text,
     edge_bytes_hit,
     may_contain,
     parse_flag,
     parse_money_fen,
     parse_time,
+    string_buffers,
 )
 from privmigrate.ingest.formats import CANCELLED, CLOSED, PAID, REFUNDED, UNPAID, Profile
 from privmigrate.ingest.phones import INVALID, MISSING, PHONE_STATUSES, VALID, normalize_phones
@@ -285,10 +287,9 @@ def build_orders(
     )
 
 
-# first bytes of a possible summary row: ASCII blanks, and the UTF-8 lead bytes of 合总汇小
-_SUMMARY_FIRST = np.zeros(256, dtype=bool)
-_SUMMARY_FIRST[[9, 10, 11, 12, 13, 32, *{w.encode()[0] for w in "合总汇小"}, 0xE3, 0xC2,
-                0xEF]] = True
+# first bytes of a possible summary row: ASCII blanks, 合总汇小 (only their lead bytes can
+# start a cell), and the lead bytes of U+3000, U+00A0, U+FEFF
+_SUMMARY_FIRST = byte_table("\t\n\x0b\x0c\r 合总汇小", 0xE3, 0xC2, 0xEF)
 
 
 def _summary_rows(frame: pd.DataFrame) -> np.ndarray:
@@ -670,14 +671,12 @@ def _fnv1a(chunk: pa.Array) -> np.ndarray:
     Works on the Arrow buffers directly; order ids are short, so this is a handful of
     vectorised passes.
     """
-    if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
-        chunk = chunk.cast(pa.large_string())
+    buffers = string_buffers(chunk)
+    if buffers is None:
+        buffers = string_buffers(chunk.cast(pa.large_string()))
+    assert buffers is not None
+    offsets, data = buffers
     n = len(chunk)
-    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    _, offsets_buf, data_buf = chunk.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=width, count=chunk.offset + n + 1)[chunk.offset:]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None and data_buf.size \
-        else np.zeros(1, dtype=np.uint8)
     starts = offsets[:-1].astype(np.int64)
     lengths = np.diff(offsets).astype(np.int64)
     h = np.full(n, _FNV_OFFSET, dtype=np.uint64)

@@ -18,7 +18,7 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from privmigrate.ingest.cells import edge_bytes_hit
+from privmigrate.ingest.cells import byte_table, edge_bytes_hit
 
 VALID, MASKED, VIRTUAL, INVALID, MISSING = "valid", "masked", "virtual", "invalid", "missing"
 PHONE_STATUSES = (VALID, MASKED, VIRTUAL, INVALID, MISSING)
@@ -108,10 +108,8 @@ def _parse_residue(value: str) -> str | None:
 
 _WRAPPER_LEFT = "'`‘’=\" \t\u3000"
 _WRAPPER_RIGHT = "\" \t\u3000"
-_WRAPPED_FIRST = np.zeros(256, dtype=bool)
-_WRAPPED_FIRST[[*_WRAPPER_LEFT[:-1].encode(), *"‘’\u3000".encode()]] = True
-_WRAPPED_LAST = np.zeros(256, dtype=bool)
-_WRAPPED_LAST[[*_WRAPPER_RIGHT.encode()]] = True
+_WRAPPED_FIRST = byte_table(_WRAPPER_LEFT)
+_WRAPPED_LAST = byte_table(_WRAPPER_RIGHT)
 
 
 def normalize_phones(values: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -7,8 +7,15 @@ generic order CSV and a 1-million-row 淘宝-style GBK CSV.
     python benchmarks/bench_load.py --rows 1000000 --taobao-rows 200000
 
 Each measurement runs in a fresh subprocess so peak RSS is that run's own; each is repeated
-(``--repeat``, default 3, read and load alternating) and the best time is reported, as timeit
-does, because this shared virtual machine's speed drifts by ±20 % from minute to minute.
+(``--repeat``, default 3, all measurements alternating) and the best time is reported, as
+timeit does, because this shared virtual machine's speed drifts by ±20 % from minute to minute.
+
+It also measures a *floor*: pyarrow reading the CSV and writing what it read straight back as
+parquet with privmigrate's settings, with no processing at all. `load` must at least do that
+(orders.parquet is its output, and pyarrow's parquet writer runs on one thread), so the floor
+says how far below any possible `load` on this stack the target sits. With DuckDB installed
+(`pip install duckdb`; not a dependency of privmigrate) it also times DuckDB's own
+CSV → parquet copy (UTF-8 files), a parallel engine's floor.
 """
 
 from __future__ import annotations
@@ -96,10 +103,26 @@ def child(mode: str, csv: str, workspace: str, maps: list[str]) -> None:
     from privmigrate.ingest.load import LoadOptions, load_files
     from privmigrate.workspace import Workspace
 
+    enc = "gbk" if "taobao" in csv else "utf8"
     start = time.perf_counter()
     if mode == "pyarrow":
-        enc = "gbk" if "taobao" in csv else "utf8"
         pacsv.read_csv(csv, read_options=pacsv.ReadOptions(encoding=enc))
+    elif mode == "floor":
+        import pyarrow.parquet as pq
+
+        from privmigrate.tables import ROW_GROUP_ROWS, parquet_options
+
+        table = pacsv.read_csv(csv, read_options=pacsv.ReadOptions(encoding=enc))
+        pq.write_table(table, Path(workspace) / "floor.parquet", row_group_size=ROW_GROUP_ROWS,
+                       **parquet_options(table.schema))
+    elif mode == "duckdb":
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute(f"SET threads={os.cpu_count()}")
+        con.execute(f"COPY (SELECT * FROM read_csv('{csv}'))"
+                    f" TO '{Path(workspace) / 'floor.parquet'}' (FORMAT parquet, "
+                    f"COMPRESSION zstd, ROW_GROUP_SIZE {1_000_000})")
     else:
         load_files(Workspace.at(workspace), [Path(csv)], LoadOptions(mapping=parse_maps(maps)))
     seconds = time.perf_counter() - start
@@ -116,6 +139,14 @@ def measure(mode: str, csv: Path, maps: list[str] | None = None) -> dict[str, fl
 
 def _seconds(runs: list[dict[str, float]]) -> str:
     return " ".join(f"{r['seconds']:.2f}" for r in runs)
+
+
+def _has_duckdb() -> bool:
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def main() -> None:
@@ -146,20 +177,31 @@ def main() -> None:
             make(path, rows)
             print(f"generated {path.name} ({path.stat().st_size / 1e6:.0f} MB) "
                   f"in {time.perf_counter() - t:.1f}s")
-        # alternate the two so a slow spell of the (shared, virtual) machine hits both
-        reads, loads = [], []
+        # alternate them so a slow spell of the (shared, virtual) machine hits all
+        # DuckDB reads GBK only through an extension it downloads: UTF-8 files only
+        duck = _has_duckdb() and "taobao" not in path.name
+        modes = ["pyarrow", "load", "floor"] + (["duckdb"] if duck else [])
+        runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
         for _ in range(args.repeat):
-            reads.append(measure("pyarrow", path))
-            loads.append(measure("load", path, maps))
-        read = min(reads, key=lambda r: r["seconds"])
-        load = min(loads, key=lambda r: r["seconds"])
+            for mode in modes:
+                runs[mode].append(measure(mode, path, maps if mode == "load" else None))
+        best = {m: min(r, key=lambda x: x["seconds"]) for m, r in runs.items()}
+        read, load = best["pyarrow"], best["load"]
         print(
             f"{label:11s} rows={rows:>10,}  pyarrow read {read['seconds']:6.2f}s "
             f"({read['peak_mb']:.0f} MB)  load {load['seconds']:6.2f}s "
-            f"({max(x['peak_mb'] for x in loads):.0f} MB peak)  "
+            f"({max(x['peak_mb'] for x in runs['load']):.0f} MB peak)  "
             f"ratio {load['seconds'] / read['seconds']:.2f}x  "
-            f"[runs: read {_seconds(reads)}; load {_seconds(loads)}]"
+            f"[runs: read {_seconds(runs['pyarrow'])}; load {_seconds(runs['load'])}]"
         )
+        for mode, what in (("floor", "floor: pyarrow read + parquet write, no processing"),
+                           ("duckdb", "floor: DuckDB CSV → parquet, no processing")):
+            if mode in best:
+                print(f"{'':11s} {what}: {best[mode]['seconds']:6.2f}s = "
+                      f"{best[mode]['seconds'] / read['seconds']:.2f}x the read  "
+                      f"[runs: {_seconds(runs[mode])}]")
+        if not _has_duckdb():
+            print(f"{'':11s} (pip install duckdb to also measure DuckDB's CSV → parquet floor)")
 
 
 if __name__ == "__main__":

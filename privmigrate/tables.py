@@ -56,14 +56,23 @@ ORDERS_SCHEMA = pa.schema(
         pa.field("order_count", pa.int32(), nullable=False),
         # True when the export says the buyer is already a WeCom friend (有赞 企微好友, 视频号 企微)
         pa.field("wecom_friend", pa.bool_()),
+        # An ERP row's shop order number (旺店通 原始单号, 聚水潭 线上订单号)
+        pa.field("platform_order_id", TEXT_TYPE),
+        # Set on an ERP row whose shop order is loaded from that shop's own export too: the
+        # source holding that row. Such a row links identities but is not a second purchase.
+        pa.field("duplicate_of", TEXT_TYPE),
     ]
 )
+# Columns added after the first release: files written before them read back as nulls.
+LATER_ORDER_COLUMNS = ("platform_order_id", "duplicate_of")
+# Shop platforms whose exports are the original of an order that an ERP re-exports.
+SHOP_SOURCES = ("taobao", "jd", "youzan", "douyin", "pdd", "wechat_shop")
 
 
 # Columns worth dictionary-encoding in parquet: few distinct values. Trying it on unique
 # columns (order_id, phone, customer_id) only costs time (~1/3 of the write).
 DICTIONARY_COLUMNS = ["source", "status", "phone_status", "product", "province", "city",
-                      "segment", "rfm_segment", "sources"]
+                      "duplicate_of", "segment", "rfm_segment", "sources"]
 
 
 ROW_GROUP_ROWS = 1_000_000
@@ -112,11 +121,24 @@ def read_orders_table(path: Path, columns: list[str] | None = None) -> pa.Table:
         table = empty_orders()
         return table.select(columns) if columns else table
     try:
-        return pq.read_table(path, columns=columns)
+        present = pq.read_schema(path).names
+        wanted = columns if columns is not None else ORDERS_SCHEMA.names
+        table = pq.read_table(path, columns=[c for c in wanted if c in present])
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(
             f"{path}: cannot read the order table ({exc}); run `privmigrate load` again"
         ) from exc
+    return with_later_columns(table, wanted)
+
+
+def with_later_columns(table: pa.Table, wanted: Iterable[str] | None = None) -> pa.Table:
+    """``table`` with the columns added since it was written (all null), in ``wanted`` order."""
+    names = list(wanted) if wanted is not None else table.column_names
+    for name in LATER_ORDER_COLUMNS:
+        if name in names and name not in table.column_names:
+            table = table.append_column(ORDERS_SCHEMA.field(name),
+                                        pa.nulls(table.num_rows, ORDERS_SCHEMA.field(name).type))
+    return table.select(names)
 
 
 def amount_fen(amount: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

@@ -86,6 +86,10 @@ def print_load_summary(summary: dict[str, Any]) -> None:
     for f in summary["files"]:
         if f["note"]:
             stderr.print(f"[yellow]Note:[/] {escape(f['note'])}", markup=True)
+        if f["same_orders"]:
+            stderr.print(f"{escape(Path(f['file']).name)}: {f['same_orders']} orders are in "
+                         "both an ERP export and the shop's own export; each counts once "
+                         "(the shop's row)")
     rejected = sum(f["rejected"] for f in summary["files"])
     if rejected:
         stderr.print(f"{rejected} rows rejected — see {summary['rejects_path']} "

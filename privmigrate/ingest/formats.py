@@ -20,7 +20,7 @@ from privmigrate.errors import InputError
 FIELDS = (
     "order_id", "buyer_id", "name", "phone", "ordered_at", "paid_at", "amount", "status",
     "refund_status", "refund_amount", "close_reason", "product", "province", "city", "address",
-    "receiver", "wecom", "order_count", "line_id",
+    "receiver", "wecom", "order_count", "line_id", "platform_order_id",
 )
 # Fields a --map may name (the user-facing subset).
 MAPPABLE = FIELDS
@@ -242,7 +242,9 @@ PROFILES: tuple[Profile, ...] = (
         title="ERP 旺店通-style 订单导出",
         columns=_cols(
             order_id=("订单编号", "原始单号"),
-            line_id=("原始子订单号", "子单原始单号"),
+            line_id="原始子订单号",
+            # the shop's own order number: the same purchase as that shop's export row
+            platform_order_id=("原始单号", "子单原始单号"),
             buyer_id="客户网名",
             name="收件人",
             phone=("收件人手机", "手机", "打印备注"),
@@ -264,6 +266,7 @@ PROFILES: tuple[Profile, ...] = (
         title="ERP 聚水潭-style 订单导出",
         columns=_cols(
             order_id=("线上订单号", "内部订单号"),
+            platform_order_id="线上订单号",
             buyer_id=("买家账号", "买家昵称"),
             name="收货人",
             phone=("收货手机", "手机号", "手机"),

@@ -1,6 +1,7 @@
 """Resolve who bought: link orders into customers through phones and buyer accounts.
 
 Keys are valid phones and source-scoped buyer accounts (a taobao nick is not an erp nick).
+An ERP row of a shop order (reexports) is the same buyer as the shop row.
 If any order shows nick N with phone P, every order of N or of P is the same customer, and so
 on transitively — connected components of the key graph. Masked or virtual numbers and
 masked nicks are never keys.
@@ -17,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from privmigrate.ingest.reexports import SameOrders
 
 
 def connected_labels(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -194,18 +197,23 @@ class Identity:
     customers: int
 
 
-def assign_customer_ids(orders: pd.DataFrame, secret: bytes) -> pd.Series:
+def assign_customer_ids(orders: pd.DataFrame, secret: bytes,
+                        same_order: SameOrders | None = None) -> pd.Series:
     """customer_id for each order (NA when it has no usable key); see ``resolve_identity``.
 
     ``attrs["customers"]`` holds the number of distinct customers.
     """
-    identity = resolve_identity(orders, secret)
+    identity = resolve_identity(orders, secret, same_order)
     identity.ids.attrs["customers"] = identity.customers
     return identity.ids
 
 
-def resolve_identity(orders: pd.DataFrame, secret: bytes) -> Identity:
+def resolve_identity(orders: pd.DataFrame, secret: bytes,
+                     same_order: SameOrders | None = None) -> Identity:
     """Link orders into customers and give each customer its id.
+
+    Keys link where one order shows both; ``same_order`` (an ERP row and the shop row of the
+    same order, ``reexports.reexported_orders``) links the two rows' buyers too.
 
     A customer's representative key is the phone of its component with the smallest keyed
     hash, else its buyer key with the smallest hash; the id is ``C`` + that hash in hex.
@@ -238,9 +246,16 @@ def resolve_identity(orders: pd.DataFrame, secret: bytes) -> Identity:
     pairs = pc.unique(edges).to_numpy()  # Arrow's int64 hash is ~2× pandas'
     del edges
     del both, has_buyer
-    labels = connected_labels(n_nodes, pairs // n_nodes, pairs % n_nodes)
     node = np.where(p_codes >= 0, p_codes, b_codes)  # a row's phone, else its buyer key
     del p_codes, b_codes
+    a, b = pairs // n_nodes, pairs % n_nodes
+    if same_order is not None and len(same_order.erp_rows):
+        left, right = node[same_order.erp_rows], node[same_order.shop_rows]
+        keyed = (left >= 0) & (right >= 0)
+        a = np.concatenate([a, left[keyed]])
+        b = np.concatenate([b, right[keyed]])
+    labels = connected_labels(n_nodes, a, b)
+    del a, b
     root = np.append(labels, -1).astype(node.dtype)[node]  # node -1 takes the last entry
     del node
     hashes = np.concatenate([p_hashes, b_hashes])

@@ -45,6 +45,7 @@ from privmigrate.ingest.readers import (
     iter_csv_chunks,
     read_export,
 )
+from privmigrate.ingest.reexports import reexported_orders
 from privmigrate.ingest.settings import LoadSettings
 from privmigrate.ledger import open_ledger, transaction
 from privmigrate.progress import NULL_PROGRESS, Progress
@@ -83,6 +84,8 @@ class FileSummary:
     paid: int
     phone_status: dict[str, int]
     note: str = ""
+    # orders that are in both an ERP export and the shop's own export (counted once)
+    same_orders: int = 0
 
 
 @dataclass
@@ -157,7 +160,9 @@ def load_files(
     del new, frames, existing
     built = [(p, sha, None, rej, summ) for p, sha, _, rej, summ in built]  # frames now in merged
     release_memory()
-    identity = resolve_identity(merged, ws.secret())
+    same_order = reexported_orders(merged)
+    merged["duplicate_of"] = same_order.duplicate_of(merged)
+    identity = resolve_identity(merged, ws.secret(), same_order)
     customers_total = identity.customers
     merged["customer_id"] = identity.ids
     codes = identity.codes
@@ -168,8 +173,11 @@ def load_files(
         file_index[merged["customer_id"].isna().to_numpy() & (file_index >= 0)],
         minlength=len(built),
     )
+    both_sides = file_index[np.union1d(same_order.erp_rows, same_order.shop_rows)]
+    same_orders = np.bincount(both_sides[both_sides >= 0], minlength=len(built))
     for i, (_, _, _, _, summary) in enumerate(built):
         summary.unlinked = int(unlinked[i])
+        summary.same_orders = int(same_orders[i])
         profile = formats.REGISTRY[summary.source]
         if summary.unlinked and profile.unlinkable:
             summary.note = (
@@ -218,10 +226,11 @@ def _scoring_frame(merged: pd.DataFrame) -> pd.DataFrame:
     """The merged orders as ``read_orders_for_scoring`` would read them back from disk."""
     from privmigrate.scoring.customers_io import SCORING_COLUMNS
 
-    # ordered_at only stands in for a missing paid_at (as read_orders_for_scoring does)
-    needs_ordered = bool(merged["paid_at"].isna().any())
-    frame = merged[[c for c in SCORING_COLUMNS
-                    if c != "amount" and (c != "ordered_at" or needs_ordered)]]
+    # ordered_at only stands in for a missing paid_at, duplicate_of matters only where set
+    # (as read_orders_for_scoring reads them)
+    skip = {"amount": True, "ordered_at": not merged["paid_at"].isna().any(),
+            "duplicate_of": not merged["duplicate_of"].notna().any()}
+    frame = merged[[c for c in SCORING_COLUMNS if not skip.get(c, False)]]
     # only the sources present, as a parquet dictionary would hold (bincount: no 10M sort)
     source = frame["source"].cat
     codes = source.codes.to_numpy()
@@ -371,7 +380,8 @@ def _merge(existing: pa.Table, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         if not isinstance(new.index, pd.RangeIndex) or new.index.start != 0:
             new = new.reset_index(drop=True)
         return new, len(new)
-    old = existing.drop_columns(["customer_id"]).to_pandas(types_mapper=_mapper)
+    # customer_id and duplicate_of are decided again over the merged table
+    old = existing.drop_columns(["customer_id", "duplicate_of"]).to_pandas(types_mapper=_mapper)
     for name, dtype in CATEGORICAL_COLUMNS.items():
         old[name] = old[name].astype(dtype)
     old["amount_fen"] = decimal_fen(existing.column("amount"))

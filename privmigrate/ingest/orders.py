@@ -137,7 +137,7 @@ def build_orders(
     # the threads share nothing mutable.
     columns = _Columns(frame)
     text_keys = ("order_id", "name", "buyer_id", "status", "refund_status", "close_reason",
-                 "product", "province", "city")
+                 "product", "province", "city", "platform_order_id")
     with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
         jobs = {
             "amount": pool.submit(_coalesce_money, columns, cols.get("amount", [])),
@@ -269,6 +269,7 @@ def build_orders(
     out["province"] = province
     out["city"] = city
     out["order_count"] = order_count.astype("int32")
+    out["platform_order_id"] = _excel_integers(text("platform_order_id"))
     if "wecom" in cols:
         any_id = any(c in ("企业微信加密id", "企微工号") for c in cols["wecom"])
         out["wecom_friend"] = parse_flag(frame[cols["wecom"][0]], any_value_is_true=any_id)
@@ -543,11 +544,15 @@ def _order_ids(
         key = key.where(key != "b:")
         return ("agg:" + key).astype("string[pyarrow]")
     if "order_id" in cols:
-        ids = text("order_id")
-        if ids.str.endswith(".0").any():  # Excel turned the number into a float
-            ids = ids.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
-        return ids
+        return _excel_integers(text("order_id"))
     return _content_ids(frame)
+
+
+def _excel_integers(ids: pd.Series) -> pd.Series:
+    """Order numbers that Excel turned into floats (``123.0``) back to ``123``."""
+    if ids.notna().any() and ids.str.endswith(".0").any():
+        return ids.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
+    return ids
 
 
 def _content_ids(frame: pd.DataFrame) -> pd.Series:

@@ -166,6 +166,8 @@ class _Rows:
     def purchases(self, as_of_day: int) -> np.ndarray:
         ok = self.paid & (self.time != NO_TIME) & (self.count > 0)
         ok &= self.time < (as_of_day + 1) * US_PER_DAY
+        if "duplicate_of" in self.frame:  # an ERP row of a shop order loaded from the shop
+            ok &= self.frame["duplicate_of"].isna().to_numpy()
         sources = list(self.sources)
         if AGGREGATE_SOURCE in sources and AGGREGATE_OF in sources:
             agg = self.source_codes == sources.index(AGGREGATE_SOURCE)

@@ -57,8 +57,9 @@ _UNIQUE = ("customer_id", "phone", "name", "first_paid_at", "last_paid_at", "pri
 # The order columns scoring needs; low-cardinality ones are read as dictionaries (categoricals).
 SCORING_COLUMNS = ("source", "customer_id", "name", "phone", "phone_status", "ordered_at",
                    "paid_at", "amount", "status", "product", "province", "city", "order_count",
-                   "wecom_friend")
-_DICTIONARY_COLUMNS = ("source", "phone_status", "status", "product", "province", "city")
+                   "wecom_friend", "duplicate_of")
+_DICTIONARY_COLUMNS = ("source", "phone_status", "status", "product", "province", "city",
+                       "duplicate_of")
 
 
 def read_orders_for_scoring(path: Path) -> pd.DataFrame:
@@ -67,8 +68,15 @@ def read_orders_for_scoring(path: Path) -> pd.DataFrame:
         raise InputError(f"{path} does not exist; run `privmigrate load FILE…` first "
                          "(or give the export files to `privmigrate segment`)")
     try:
-        columns = [c for c in SCORING_COLUMNS if c != "ordered_at" or _paid_at_has_nulls(path)]
-        parquet = pq.ParquetFile(path, read_dictionary=list(_DICTIONARY_COLUMNS))
+        meta = pq.read_metadata(path)
+        parquet = pq.ParquetFile(path, metadata=meta, read_dictionary=[
+            c for c in _DICTIONARY_COLUMNS if c in meta.schema.names])
+        # ordered_at only stands in for a missing paid_at; duplicate_of matters only where set
+        # (and files from before it lack it)
+        skip = {"ordered_at": _null_count(meta, "paid_at") == 0,
+                "duplicate_of": _null_count(meta, "duplicate_of") in (None, meta.num_rows)}
+        columns = [c for c in SCORING_COLUMNS
+                   if c in meta.schema.names and not skip.get(c, False)]
         # NOTE: one column at a time peaks ~20% lower than one read of all, and is no slower
         table = pa.table({c: parquet.read(columns=[c]).column(0) for c in columns})
     except (OSError, pa.ArrowInvalid) as exc:
@@ -84,15 +92,19 @@ def read_orders_for_scoring(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _paid_at_has_nulls(path: Path) -> bool:
-    """Whether any order lacks paid_at (then ordered_at stands in), from the file's statistics."""
-    meta = pq.read_metadata(path)
-    index = meta.schema.names.index("paid_at")
+def _null_count(meta: pq.FileMetaData, name: str) -> int | None:
+    """How many values of ``name`` are null, from the file's statistics; -1 when they do not
+    say, None when the file has no such column."""
+    if name not in meta.schema.names:
+        return None
+    index = meta.schema.names.index(name)
+    nulls = 0
     for i in range(meta.num_row_groups):
         stats = meta.row_group(i).column(index).statistics
-        if stats is None or not stats.has_null_count or stats.null_count:
-            return True
-    return False
+        if stats is None or not stats.has_null_count:
+            return -1
+        nulls += stats.null_count
+    return nulls
 
 
 def _strings(t: pa.DataType) -> Any:

@@ -80,7 +80,8 @@ def orders_table(n: int) -> pa.Table:
             "ordered_at": AS_OF - timedelta(days=i % 30 + 1),
             "paid_at": AS_OF - timedelta(days=i % 30 + 1), "amount": Decimal("99.00"),
             "status": "paid", "product": "保温杯", "province": "浙江省", "city": "杭州市",
-            "order_count": 1, "wecom_friend": None,
+            "order_count": 1, "wecom_friend": None, "platform_order_id": None,
+            "duplicate_of": None,
         }
         for key, value in values.items():
             rows[key].append(value)

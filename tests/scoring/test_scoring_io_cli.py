@@ -46,8 +46,10 @@ def write_orders(ws: Workspace, rows: list[dict] = ROWS) -> None:
         if fld.name == "amount":
             fen = frame["amount_fen"]
             arrays.append(pa.array([f / 100 for f in fen]).cast(pa.decimal128(18, 2)))
-        else:
+        elif fld.name in frame:
             arrays.append(pa.array(frame[fld.name], type=fld.type, from_pandas=True))
+        else:
+            arrays.append(pa.nulls(len(frame), fld.type))
     write_table_atomic(pa.Table.from_arrays(arrays, schema=ORDERS_SCHEMA), ws.orders_path)
 
 

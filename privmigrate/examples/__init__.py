@@ -96,9 +96,13 @@ def write_example_exports(
     put(f"douyin_orders_{stamp}.csv", _csv_bytes(douyin(world, by["douyin"]), "utf-8"))
     put(f"pdd_orders_{stamp}.xlsx", _xlsx_bytes([Sheet("订单", pdd(world, by["pdd"]))]))
     put(f"wechat_shop_orders_{stamp}.xlsx", _xlsx_bytes(wechat(world, by["wechat"])))
-    # the ERP sells on its own shops; its 客户网名 repeat 淘宝 nicks of the same people
+    # the ERP sells on its own shops; its 客户网名 repeat 淘宝 nicks of the same people. It was
+    # connected to the 天猫 shop for the last quarter of the window: it re-exports those paid
+    # 淘宝 orders too (loaded once: docs/load.md "ERP exports of shop orders")
+    relayed = tb[(tb["ordered_at"] >= (t0 + (t1 - t0) * 3 / 4).normalize()).to_numpy()
+                 & tb["outcome"].isin(["paid", "partial", "refunded"]).to_numpy()]
     put(f"erp_wdt_orders_{stamp}.xlsx", _xlsx_bytes([Sheet(
-        "订单明细", erp_wdt(world, by["erp_wdt"]),
+        "订单明细", erp_wdt(world, by["erp_wdt"], relayed),
         frozenset({"货品数量"}))]))
     put(f"erp_jst_orders_{stamp}.xlsx", _xlsx_bytes([Sheet(
         "原始数据", erp_jst(world, by["erp_jst"]), frozenset({"收货手机"}),

@@ -193,8 +193,13 @@ WDT_HEADER = _names(
 )
 
 
-def erp_wdt(w: _World, o: pd.DataFrame) -> pd.DataFrame:
-    """旺店通-style ERP: 合计 row, 付款时间 0000-00-00, virtual numbers, phones in 打印备注."""
+def erp_wdt(w: _World, o: pd.DataFrame, shop: pd.DataFrame | None = None) -> pd.DataFrame:
+    """旺店通-style ERP: 合计 row, 付款时间 0000-00-00, virtual numbers, phones in 打印备注.
+
+    ``shop`` (淘宝 orders with their ``tb_id``) are re-exported under the ERP's own numbers
+    with 子单原始单号 = the 淘宝 number, as an ERP connected to the 天猫 shop holds them; a
+    refund made on 淘宝 after shipping still shows 已完成 here.
+    """
     rng = w.rng
     o = o[o["outcome"] != "unpaid"]
     n = len(o)
@@ -226,6 +231,21 @@ def erp_wdt(w: _World, o: pd.DataFrame) -> pd.DataFrame:
         "订单类型": "网店销售", "出库单状态": status,
     })
     rows["原始子订单号"] = ("S" + ids).to_numpy()
+    if shop is not None and len(shop):
+        again = _full(shop, WDT_HEADER, {
+            "客户网名": shop["nick"], "订单编号": "JT" + shop["tb_id"],
+            "子单原始单号": shop["tb_id"], "原始子订单号": "S" + shop["tb_id"] + "1",
+            "收件人": shop["name"], "收货地址": shop["street"], "收件人手机": shop["phone"],
+            "发货时间": _time(shop["paid_at"] + pd.Timedelta(hours=20)),
+            "付款时间": _time(shop["paid_at"]),
+            "收货地区": shop["province"] + " " + shop["city"] + " " + shop["district"],
+            "货品数量": shop["qty"].astype(str),
+            "货品成交价": _s(_yuan(shop["amount_fen"]).to_numpy(), shop.index),
+            "货品名称": _product_names(shop), "店铺": "测试天猫旗舰店", "仓库": "华东仓",
+            "订单类型": "网店销售", "出库单状态": "已完成",
+        })
+        rows = pd.concat([rows, again], ignore_index=True)
+        o = pd.concat([o, shop[o.columns.intersection(shop.columns)]])
     total = o["amount_fen"].sum()
     summary = pd.DataFrame([{c: "" for c in WDT_HEADER}])
     summary["客户网名"] = "合计:"

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from privmigrate.errors import InputError
+from privmigrate.ingest.decoding import UndecodableCell, decode_table, decodes_by_column
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
@@ -232,6 +233,12 @@ def read_csv(
             # quoted cells, single-threaded so pyarrow reports each bad row's line number.
             table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=False,
                                     newlines_in_values=True)
+    except UndecodableCell as exc:
+        row = skip + 2 + exc.position  # the header is row skip + 1
+        raise InputError(
+            f"{path}: row {row}, {exc}; check the file is a complete export or pass "
+            "--encoding"
+        ) from exc
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if encoding is None and enc == "utf-8":
             # The first megabyte was UTF-8 but a later part is not: the file is GB18030.
@@ -271,19 +278,18 @@ def iter_csv_chunks(
         bad.append(1)
         return "skip"
 
+    as_bytes = decodes_by_column(layout.encoding, layout.delimiter)
     try:
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(
-                encoding=layout.encoding, column_names=layout.header, skip_rows=layout.skip + 1,
-                use_threads=True, block_size=block_size,
+                encoding="utf8" if as_bytes else layout.encoding, column_names=layout.header,
+                skip_rows=layout.skip + 1, use_threads=True, block_size=block_size,
             ),
             parse_options=pacsv.ParseOptions(delimiter=layout.delimiter,
                                               invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.large_string() for name in layout.header},
-                strings_can_be_null=True, quoted_strings_can_be_null=True, null_values=[""],
-            ),
+            convert_options=_cells_as(layout.header,
+                                      pa.large_binary() if as_bytes else pa.large_string()),
         )
         first_row = layout.skip + 2  # spreadsheet row of the first data row
         batches: list[pa.RecordBatch] = []
@@ -301,13 +307,15 @@ def iter_csv_chunks(
             raise CarefulReadNeeded(path)
         if batches:
             yield _chunk(path, layout, batches, first_row)
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+    except (pa.ArrowInvalid, UnicodeError) as exc:
         raise CarefulReadNeeded(path) from exc
 
 
 def _chunk(path: Path, layout: CsvLayout, batches: list[pa.RecordBatch],
            first_row: int) -> RawExport:
     table = pa.Table.from_batches(batches)
+    if decodes_by_column(layout.encoding, layout.delimiter):
+        table = decode_table(table, layout.encoding)
     frame = table.to_pandas(types_mapper=_string_mapper)
     rows = np.arange(len(frame), dtype=np.int64) + first_row
     return RawExport(path, frame, rows, None, [], layout.encoding, layout.skip + 1)
@@ -331,25 +339,28 @@ def _arrow_csv(
             bad.append(BadRow(-1, "row has the wrong number of fields"))
         return "skip"
 
+    as_bytes = decodes_by_column(enc, delimiter)
     table = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(
-            encoding=enc, column_names=header, skip_rows=skip + 1, use_threads=use_threads,
-            block_size=16 << 20,
+            encoding="utf8" if as_bytes else enc, column_names=header, skip_rows=skip + 1,
+            use_threads=use_threads, block_size=16 << 20,
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter, newlines_in_values=newlines_in_values,
             invalid_row_handler=on_invalid,
         ),
-        convert_options=pacsv.ConvertOptions(
-            # large_string is what pandas' string[pyarrow] holds: no copy when converting
-            column_types={name: pa.large_string() for name in header},
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-            null_values=[""],
-        ),
+        convert_options=_cells_as(header, pa.large_binary() if as_bytes else pa.large_string()),
     )
-    return table, bad
+    return (decode_table(table, enc) if as_bytes else table), bad
+
+
+def _cells_as(header: list[str], cell_type: pa.DataType) -> pacsv.ConvertOptions:
+    """Every cell as text (large_string: what pandas' string[pyarrow] holds, so no copy
+    when converting) or as bytes to decode (``decoding``); empty cells are null."""
+    return pacsv.ConvertOptions(column_types=dict.fromkeys(header, cell_type),
+                                strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                null_values=[""])
 
 
 def _short(exc: BaseException) -> str:

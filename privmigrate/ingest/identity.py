@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from privmigrate.ingest.cells import may_contain
 from privmigrate.ingest.reexports import SameOrders
 
 
@@ -229,7 +230,8 @@ def resolve_identity(orders: pd.DataFrame, secret: bytes,
     valid = (orders["phone_status"] == "valid").to_numpy(dtype=bool, na_value=False)
     phone = _arrow(orders["phone"])
     buyer = _arrow(orders["buyer_id"])
-    buyer = pc.if_else(pc.match_substring(buyer, "*"), pa.scalar(None, pa.large_string()), buyer)
+    if may_contain(buyer, ("*",)):  # masked nicks (张**) are not keys
+        buyer = pc.if_else(pc.match_substring(buyer, "*"), pa.scalar(None, buyer.type), buyer)
     # Both encodings spend most of their time in hash kernels: one per core.
     with ThreadPoolExecutor(max_workers=2) as pool:
         phones = pool.submit(_phone_codes, phone, valid, hash_key)

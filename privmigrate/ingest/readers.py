@@ -225,20 +225,24 @@ def read_csv(
 ) -> RawExport:
     layout = csv_layout(path, encoding=encoding, header_score=header_score)
     enc, delimiter, header, skip = layout.encoding, layout.delimiter, layout.header, layout.skip
+    as_bytes = decodes_by_column(enc, delimiter)
     try:
-        table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=True,
-                                newlines_in_values=False)
+        try:
+            table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=True,
+                                    newlines_in_values=False, as_bytes=as_bytes)
+        except pa.ArrowInvalid:
+            if not as_bytes:
+                raise
+            # A row that does not split into the header's columns (read as bytes, Arrow
+            # cannot hand it to the handler as text): read it the text way, which reports it.
+            as_bytes = False
+            table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=True,
+                                    newlines_in_values=False, as_bytes=False)
         if bad:
             # Rare: quoted line breaks, or truly bad rows. Re-read allowing line breaks in
             # quoted cells, single-threaded so pyarrow reports each bad row's line number.
             table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=False,
-                                    newlines_in_values=True)
-    except UndecodableCell as exc:
-        row = skip + 2 + exc.position  # the header is row skip + 1
-        raise InputError(
-            f"{path}: row {row}, {exc}; check the file is a complete export or pass "
-            "--encoding"
-        ) from exc
+                                    newlines_in_values=True, as_bytes=as_bytes)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if encoding is None and enc == "utf-8":
             # The first megabyte was UTF-8 but a later part is not: the file is GB18030.
@@ -247,14 +251,20 @@ def read_csv(
             f"{path}: cannot read as {enc} CSV ({_short(exc)}); "
             "check the file is a complete export or pass --encoding"
         ) from exc
-    frame = table.to_pandas(types_mapper=_string_mapper)
     # Physical line numbers of skipped rows shift every later row by one.
     header_line = skip + 1
     bad_lines = np.array(sorted(b.row for b in bad), dtype=np.int64)
-    rows = np.arange(len(frame), dtype=np.int64) + header_line + 1
+    rows = np.arange(table.num_rows, dtype=np.int64) + header_line + 1
     if len(bad_lines):
         # the k-th surviving row sits after every bad line at or before its position
         rows = rows + np.searchsorted(bad_lines - np.arange(len(bad_lines)), rows, side="right")
+    if as_bytes:
+        try:
+            table = decode_table(table, enc)
+        except UndecodableCell as exc:
+            raise InputError(f"{path}: row {rows[exc.position]}, {exc}; check the file is a "
+                             "complete export or pass --encoding") from exc
+    frame = table.to_pandas(types_mapper=_string_mapper)
     return RawExport(path, frame, rows, None, bad, enc, header_line)
 
 
@@ -286,8 +296,9 @@ def iter_csv_chunks(
                 encoding="utf8" if as_bytes else layout.encoding, column_names=layout.header,
                 skip_rows=layout.skip + 1, use_threads=True, block_size=block_size,
             ),
-            parse_options=pacsv.ParseOptions(delimiter=layout.delimiter,
-                                              invalid_row_handler=on_invalid),
+            # as bytes, a bad row raises: CarefulReadNeeded all the same
+            parse_options=pacsv.ParseOptions(
+                delimiter=layout.delimiter, invalid_row_handler=None if as_bytes else on_invalid),
             convert_options=_cells_as(layout.header,
                                       pa.large_binary() if as_bytes else pa.large_string()),
         )
@@ -323,8 +334,9 @@ def _chunk(path: Path, layout: CsvLayout, batches: list[pa.RecordBatch],
 
 def _arrow_csv(
     path: Path, enc: str, delimiter: str, header: list[str], skip: int, *, use_threads: bool,
-    newlines_in_values: bool,
+    newlines_in_values: bool, as_bytes: bool,
 ) -> tuple[pa.Table, list[BadRow]]:
+    """The cells as text, or as bytes for ``decoding.decode_table`` when ``as_bytes``."""
     bad: list[BadRow] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -339,7 +351,6 @@ def _arrow_csv(
             bad.append(BadRow(-1, "row has the wrong number of fields"))
         return "skip"
 
-    as_bytes = decodes_by_column(enc, delimiter)
     table = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(
@@ -348,11 +359,12 @@ def _arrow_csv(
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter, newlines_in_values=newlines_in_values,
-            invalid_row_handler=on_invalid,
+            # as bytes, a bad row raises (the caller reads the file the text way)
+            invalid_row_handler=None if as_bytes else on_invalid,
         ),
         convert_options=_cells_as(header, pa.large_binary() if as_bytes else pa.large_string()),
     )
-    return (decode_table(table, enc) if as_bytes else table), bad
+    return table, bad
 
 
 def _cells_as(header: list[str], cell_type: pa.DataType) -> pacsv.ConvertOptions:

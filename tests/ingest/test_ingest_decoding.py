@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from privmigrate.errors import InputError
 from privmigrate.ingest.decoding import decode_column, decodes_by_column
-from privmigrate.ingest.readers import read_csv
+from privmigrate.ingest.readers import CarefulReadNeeded, csv_layout, iter_csv_chunks, read_csv
 
 HEADER = ["订单编号", "买家会员名", "收货地址"]
 # CJK (many GBK trail bytes fall in 0x40–0x7E: 丂 is 81 40), GB18030 four-byte characters
@@ -85,6 +85,36 @@ def test_bytes_that_are_not_gb18030_name_the_file(tmp_path: Path) -> None:
                      + b"T2,\x81\x20bad,x\n")
     with pytest.raises(InputError, match=r"broken\.csv: row 3, column 买家会员名: bytes that "
                        r"are not gb18030 text"):
+        read_csv(path, encoding="gb18030")
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_gbk_row_with_too_many_fields_is_reported_and_the_rest_read(tmp_path: Path) -> None:
+    # read as bytes, Arrow cannot show the bad row as text: the text route reads this file
+    path = tmp_path / "ragged.csv"
+    path.write_bytes("订单编号,买家会员名,收货地址\nT1,测试甲,路\nT2,多,了,一列\nT3,测试乙,路\n"
+                     .encode("gbk"))
+    raw = read_csv(path)
+    assert [(b.row, b.reason) for b in raw.bad_rows] == [
+        (3, "row has too many fields (4, header has 3)")]
+    assert raw.frame["买家会员名"].tolist() == ["测试甲", "测试乙"]
+    assert raw.rows.tolist() == [2, 4]
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_streamed_gbk_file_with_a_ragged_row_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_bytes("订单编号,买家会员名,收货地址\nT1,测试甲,路\nT2,多,了,一列\n".encode("gbk"))
+    layout = csv_layout(path)
+    with pytest.raises(CarefulReadNeeded):
+        list(iter_csv_chunks(path, layout, rows_per_chunk=1))
+
+
+def test_bad_bytes_beside_a_ragged_row_still_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.csv"
+    path.write_bytes("订单编号,买家会员名,收货地址\nT1,测试,路\nT2,多,了,一列\n".encode("gb18030")
+                     + b"T3,ok,\xff\xff\n")
+    with pytest.raises(InputError, match=r"broken\.csv: cannot read as gb18030"):
         read_csv(path, encoding="gb18030")
 
 

@@ -143,6 +143,12 @@ class RichProgressAdapter:
             self._bar.advance(self._task, amount)
 
     def finish(self) -> None:
+        """This piece of work is done; the bar stays up for the next (``close`` ends it)."""
+        if self._task is not None:
+            self._bar.remove_task(self._task)
+            self._task = None
+
+    def close(self) -> None:
         self._bar.stop()
 
 
@@ -156,4 +162,4 @@ def progress(enabled: bool = True) -> Iterator[Progress]:
     try:
         yield adapter
     finally:
-        adapter.finish()
+        adapter.close()

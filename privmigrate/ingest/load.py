@@ -149,7 +149,6 @@ def load_files(
     for path in paths:
         built.append(_load_one(path, options, settings))
         progress.advance()
-    progress.finish()
 
     for i, b in enumerate(built):
         b[2]["_file"] = np.int16(i)
@@ -160,6 +159,7 @@ def load_files(
     del new, frames, existing
     built = [(p, sha, None, rej, summ) for p, sha, _, rej, summ in built]  # frames now in merged
     release_memory()
+    progress.start("linking buyers into customers")
     same_order = reexported_orders(merged)
     merged["duplicate_of"] = same_order.duplicate_of(merged)
     identity = resolve_identity(merged, ws.secret(), same_order)
@@ -188,6 +188,7 @@ def load_files(
     orders_total = len(merged)
     during: Any = None
     failed: Exception | None = None
+    progress.start("writing orders.parquet" + (" and scoring" if while_writing else ""))
     if while_writing is None:
         _write_orders(merged, ws.orders_path)
     else:
@@ -210,6 +211,7 @@ def load_files(
             writing.result()
     _write_rejects(ws, [(b[0], b[3]) for b in built])
     _record(ws, built, (loaded_at or shanghai_now()).isoformat(timespec="seconds"))
+    progress.finish()
     return LoadSummary(
         files=[b[4] for b in built],
         orders_total=orders_total,

@@ -168,3 +168,48 @@ def test_rejects_of_other_files_survive_and_reloads_do_not_repeat_them(
     pd.testing.assert_frame_equal(again, first)
     orders = read_orders(ws.orders_path)
     assert not orders.duplicated(["source", "order_id"]).any()
+
+
+class RecordedProgress:
+    """A Progress that writes down what the library reports."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def start(self, label: str, total: int | None = None) -> None:
+        self.events.append(("start", label, total))
+
+    def advance(self, amount: int = 1) -> None:
+        self.events.append(("advance", amount))
+
+    def finish(self) -> None:
+        self.events.append(("finish",))
+
+
+def test_load_reports_each_phase_of_its_work(ws: Workspace,
+                                             example_exports: dict[str, Path]) -> None:
+    from privmigrate.ingest.load import load_files
+
+    progress = RecordedProgress()
+    load_files(ws, [example_exports["taobao_csv"], example_exports["jd"]], progress=progress)
+    assert [e[1:] for e in progress.events if e[0] == "start"] == [
+        ("reading exports", 2), ("linking buyers into customers", None),
+        ("writing orders.parquet", None)]
+    assert progress.events.count(("advance", 1)) == 2
+    assert progress.events[-1] == ("finish",)
+
+
+def test_the_terminal_bar_stays_up_between_pieces_of_work() -> None:
+    from privmigrate.cli.common import RichProgressAdapter
+
+    bar = RichProgressAdapter()
+    try:
+        bar.start("reading exports", total=2)
+        bar.advance()
+        bar.finish()
+        bar.start("writing orders.parquet")
+        assert bar._bar.live.is_started
+        assert [t.description for t in bar._bar.tasks] == ["writing orders.parquet"]
+    finally:
+        bar.close()
+    assert not bar._bar.live.is_started

@@ -59,6 +59,10 @@ def decode_column(column: pa.ChunkedArray, encoding: str, name: str = "") -> pa.
     """One binary column as large_string text."""
     if all(_ascii_only(chunk) for chunk in column.chunks):
         return column.cast(pa.large_string())  # ASCII is UTF-8 as it stands
+    if _mostly_distinct(column):
+        whole = _decode_whole(column.combine_chunks(), encoding)
+        if whole is not None:
+            return pa.chunked_array([whole])
     encoded = pc.dictionary_encode(column).combine_chunks()
     values = encoded.dictionary.to_pylist()
     joined = b"\x00".join(values)
@@ -73,6 +77,43 @@ def decode_column(column: pa.ChunkedArray, encoding: str, name: str = "") -> pa.
         raise UndecodableCell(name, position, encoding) from None
     dictionary = pa.array(texts, type=pa.large_string())
     return pa.chunked_array([dictionary.take(encoded.indices)])
+
+
+SAMPLE_ROWS = 1 << 16
+
+
+def _mostly_distinct(column: pa.ChunkedArray) -> bool:
+    """Whether most values differ (addresses, free text), judged on the first rows: then
+    decoding each distinct value costs more than decoding every cell in one go."""
+    sample = column.slice(0, SAMPLE_ROWS).drop_null()
+    return len(sample) > 0 and len(pc.unique(sample)) > len(sample) // 2
+
+
+def _decode_whole(arr: pa.Array, encoding: str) -> pa.Array | None:
+    """Every cell decoded by one codec call over the cells joined with NUL separators, the
+    UTF-8 offsets found again at the separators (no Python object per cell); None when a
+    cell holds a NUL or does not decode (the per-value path handles and names those)."""
+    n = len(arr)
+    if n == 0:
+        return None
+    separated = pc.binary_join_element_wise(
+        pc.fill_null(arr, b""), pa.scalar(b"", arr.type), pa.scalar(b"\x00", arr.type))
+    _, offsets_buf, data_buf = separated.buffers()
+    bounds = np.frombuffer(offsets_buf, dtype=np.int64, count=separated.offset + n + 1)
+    raw = data_buf.to_pybytes()[int(bounds[separated.offset]):int(bounds[-1])]
+    if raw.count(b"\x00") != n:
+        return None
+    try:
+        utf8 = np.frombuffer(raw.decode(encoding).encode("utf-8"), dtype=np.uint8)
+    except UnicodeDecodeError:
+        return None
+    separators = np.flatnonzero(utf8 == 0)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    offsets[1:] = separators - np.arange(n)  # cell i ends where its separator was, less i
+    data = utf8[utf8 != 0]
+    validity = pc.is_valid(arr).buffers()[1] if arr.null_count else None
+    return pa.Array.from_buffers(pa.large_string(), n, [
+        validity, pa.py_buffer(offsets), pa.py_buffer(data)], null_count=arr.null_count)
 
 
 def _decodes(value: bytes, encoding: str) -> bool:

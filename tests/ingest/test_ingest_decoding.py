@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from privmigrate.errors import InputError
-from privmigrate.ingest.decoding import decode_column, decodes_by_column
+from privmigrate.ingest.decoding import _decode_whole, decode_column, decodes_by_column
 from privmigrate.ingest.readers import CarefulReadNeeded, csv_layout, iter_csv_chunks, read_csv
 
 HEADER = ["订单编号", "买家会员名", "收货地址"]
@@ -144,3 +144,16 @@ def test_the_taobao_example_reads_the_same_as_decoding_the_whole_file(
     whole = read_csv(path)  # Arrow transcodes the whole file before parsing
     pd.testing.assert_frame_equal(by_column.frame, whole.frame)
     assert (by_column.rows == whole.rows).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), CELL), max_size=40), skip=st.integers(0, 3))
+def test_both_ways_of_decoding_a_column_give_each_cell_its_text(values: list[str | None],
+                                                                  skip: int) -> None:
+    # one codec call over the whole column (mostly distinct values) or one per distinct value
+    arr = pa.array([None if v is None else v.encode("gb18030") for v in values],
+                   pa.large_binary()).slice(min(skip, len(values)))
+    want = values[min(skip, len(values)):]
+    whole = _decode_whole(arr, "gb18030")
+    assert whole is None if not want else whole.to_pylist() == want
+    assert decode_column(pa.chunked_array([arr], pa.large_binary()), "gb18030").to_pylist() == want

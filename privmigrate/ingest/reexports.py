@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from privmigrate.tables import SHOP_SOURCES, SOURCE_DTYPE
 
@@ -59,10 +61,16 @@ def reexported_orders(orders: pd.DataFrame) -> SameOrders:
     shops = np.flatnonzero(shop)
     if len(candidates) == 0 or len(shops) == 0:
         return NO_SAME_ORDERS
-    shop_ids = orders["order_id"].iloc[shops].astype("string[pyarrow]")
-    unique = ~shop_ids.duplicated(keep=False).to_numpy()
-    lookup = pd.Index(shop_ids.to_numpy()[unique])
-    hit = lookup.get_indexer(reference.iloc[candidates].astype("string[pyarrow]").to_numpy())
+    shop_ids = _text(orders["order_id"].iloc[shops])
+    codes = pc.dictionary_encode(shop_ids).indices.to_numpy(zero_copy_only=False)
+    once = np.bincount(codes)[codes] == 1  # order_id is never null
+    hit = pc.index_in(_text(reference.iloc[candidates]),
+                      value_set=shop_ids.filter(pa.array(once)))
+    hit = np.asarray(pc.fill_null(hit, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
     found = hit >= 0
-    return SameOrders(candidates[found].astype(np.int64),
-                      shops[unique][hit[found]].astype(np.int64))
+    return SameOrders(candidates[found].astype(np.int64), shops[once][hit[found]])
+
+
+def _text(values: pd.Series) -> pa.Array:
+    chunks = values.astype("string[pyarrow]").array._pa_array  # type: ignore[attr-defined]
+    return chunks.combine_chunks().cast(pa.large_string())

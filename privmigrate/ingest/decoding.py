@@ -1,4 +1,4 @@
-"""Text of CSV cells in GB18030/GBK/Big5, decoded column by column, each distinct value once.
+"""Text of CSV cells in GB18030/GBK/Big5, decoded column by column after parsing the bytes.
 
 Arrow's CSV reader decodes a non-UTF-8 file by running the whole byte stream through
 Python's codec on one thread before it parses anything (for a 淘宝 GBK export, ~80 % of
@@ -9,7 +9,8 @@ all cores, and then:
 - a column that is pure ASCII (order numbers, amounts, times, phones) is the same text in
   UTF-8: it only changes type;
 - any other column is decoded one distinct value at a time (statuses, products, repeat
-  buyers' names and addresses repeat).
+  buyers' names repeat), or — when most of its values differ (addresses, notes) — by one
+  codec call over all its cells.
 """
 
 from __future__ import annotations

@@ -157,3 +157,12 @@ def test_both_ways_of_decoding_a_column_give_each_cell_its_text(values: list[str
     whole = _decode_whole(arr, "gb18030")
     assert whole is None if not want else whole.to_pylist() == want
     assert decode_column(pa.chunked_array([arr], pa.large_binary()), "gb18030").to_pylist() == want
+
+
+@pytest.mark.parametrize("distinct", [3, 100_000])
+def test_a_column_in_several_chunks_decodes_like_one(distinct: int) -> None:
+    # Arrow's reader hands a big file over in blocks: values repeat across them
+    texts = [None if i % 11 == 0 else f"测试路{i % distinct}号" for i in range(100_000)]
+    chunks = [pa.array([None if t is None else t.encode("gbk") for t in texts[i:i + 30_000]],
+                       pa.large_binary()) for i in range(0, len(texts), 30_000)]
+    assert decode_column(pa.chunked_array(chunks), "gbk").to_pylist() == texts

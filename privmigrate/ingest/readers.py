@@ -233,11 +233,15 @@ def read_csv(
         except pa.ArrowInvalid:
             if not as_bytes:
                 raise
-            # A row that does not split into the header's columns (read as bytes, Arrow
-            # cannot hand it to the handler as text): read it the text way, which reports it.
-            as_bytes = False
-            table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=True,
-                                    newlines_in_values=False, as_bytes=False)
+            try:  # line breaks inside quoted cells (买家留言)?
+                table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=True,
+                                        newlines_in_values=True, as_bytes=True)
+            except pa.ArrowInvalid:
+                # A row that does not split into the header's columns (read as bytes, Arrow
+                # cannot hand it to the handler as text): the text way reports it.
+                as_bytes = False
+                table, bad = _arrow_csv(path, enc, delimiter, header, skip, use_threads=True,
+                                        newlines_in_values=False, as_bytes=False)
         if bad:
             # Rare: quoted line breaks, or truly bad rows. Re-read allowing line breaks in
             # quoted cells, single-threaded so pyarrow reports each bad row's line number.

@@ -166,3 +166,11 @@ def test_a_column_in_several_chunks_decodes_like_one(distinct: int) -> None:
     chunks = [pa.array([None if t is None else t.encode("gbk") for t in texts[i:i + 30_000]],
                        pa.large_binary()) for i in range(0, len(texts), 30_000)]
     assert decode_column(pa.chunked_array(chunks), "gbk").to_pylist() == texts
+
+
+def test_line_breaks_in_quoted_gbk_cells_stay_in_their_cell(tmp_path: Path) -> None:
+    rows = [["T1", "测试甲", "第一行\n第二行"], ["T2", "测试乙", "路"]]
+    path = write_csv(tmp_path / "notes.csv", rows, "gbk")
+    raw = read_csv(path)
+    assert raw.frame["收货地址"].tolist() == ["第一行\n第二行", "路"]
+    assert raw.rows.tolist() == [2, 3] and raw.bad_rows == []

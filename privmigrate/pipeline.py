@@ -256,7 +256,8 @@ def _step_load(ws: Workspace, night: date, now: datetime, settings: RunSettings,
     else:
         summary = load_files(ws, files, progress=progress)
     return {"files": len(files), "new_orders": summary.new_orders,
-            "orders_total": summary.orders_total, "rejected": summary.rejected}
+            "orders_total": summary.orders_total, "rejected": summary.rejected,
+            "reexported": summary.reexported}
 
 
 def _step_segment(ws: Workspace, night: date, now: datetime, settings: RunSettings,

@@ -109,6 +109,8 @@ class LoadSummary:
     new_orders: int
     rejects_path: str
     orders_path: str
+    # ERP rows (whole table) whose shop order is loaded from the shop too: counted once
+    reexported: int = 0
     during_write: Any = None  # what load_files(while_writing=…) returned
     during_write_error: Exception | None = None  # … or what it raised
 
@@ -219,6 +221,7 @@ def load_files(
         new_orders=new_count,
         rejects_path=str(ws.rejects_path),
         orders_path=str(ws.orders_path),
+        reexported=len(same_order.erp_rows),
         during_write=during,
         during_write_error=failed,
     )

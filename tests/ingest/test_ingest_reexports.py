@@ -100,6 +100,7 @@ def test_erp_rows_of_shop_orders_count_once_and_link_the_buyer(
     assert orders["customer_id"].nunique() == 1
     per_file = {Path(f["file"]).name: f["same_orders"] for f in summary["files"]}
     assert per_file == {"ExportOrderList202604.csv": 3, "wdt.csv": 2, "jst.csv": 1}
+    assert summary["reexported"] == 3
 
     (customer,) = read_customers(ws.customers_path).itertuples()
     # T1 100 + T2 50 from 淘宝 (not the ERP's 99 for T1, not T2 again from 聚水潭), T3 refunded
@@ -133,6 +134,7 @@ def test_reloading_changes_nothing(runner: CliRunner, ws: Workspace,
     first = read_orders(ws.orders_path).sort_values(["source", "order_id"], ignore_index=True)
     summary = load_and_segment(runner, ws, exports["wdt"])
     assert summary["new_orders"] == 0 and summary["files"][0]["same_orders"] == 2
+    assert summary["reexported"] == 3  # the whole table's, not just this file's
     again = read_orders(ws.orders_path).sort_values(["source", "order_id"], ignore_index=True)
     pd.testing.assert_frame_equal(first, again)
 
@@ -182,3 +184,14 @@ def test_no_erp_rows_means_nothing_to_match() -> None:
     assert same.duplicate_of(orders).isna().all()
     assert np.asarray(same.duplicate_of(orders).cat.codes).dtype == np.int8
     assert pa.array(same.duplicate_of(orders)).null_count == 2
+
+
+def test_the_one_shot_segment_counts_them_once_too(
+    runner: CliRunner, ws: Workspace, exports: dict[str, Path]
+) -> None:
+    # scoring runs on the in-memory table while orders.parquet is written
+    result = runner.invoke(app, ["segment", "-w", str(ws.root), "--as-of", "2026-05-01",
+                                 "--json", *map(str, exports.values())])
+    assert result.exit_code == 0, result.output
+    (customer,) = read_customers(ws.customers_path).itertuples()
+    assert customer.orders == 3 and float(customer.total_amount) == 180.0

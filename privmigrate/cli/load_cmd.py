@@ -94,11 +94,11 @@ def print_load_summary(summary: dict[str, Any]) -> None:
     if rejected:
         stderr.print(f"{rejected} rows rejected — see {summary['rejects_path']} "
                      "(file, row, column, reason)")
-    reexported = (f"; {summary['reexported']} of them ERP rows of shop orders, counted once"
+    reexported = (f"; {summary['reexported']} ERP rows repeat shop orders and count once"
                   if summary["reexported"] else "")
     stderr.print(
-        f"{summary['orders_total']} orders ({summary['new_orders']} new{reexported}), "
-        f"{summary['customers_total']} customers in {summary['orders_path']}"
+        f"{summary['orders_total']} orders ({summary['new_orders']} new), "
+        f"{summary['customers_total']} customers in {summary['orders_path']}{reexported}"
     )
 
 

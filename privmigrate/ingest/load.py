@@ -438,7 +438,8 @@ def _write_orders(merged: pd.DataFrame, target: Path) -> None:
             yield _to_arrow(merged.iloc[start:start + WRITE_ROWS])
             pool.release_unused()  # this thread's freed pages, while scoring runs beside it
 
-    write_row_groups_atomic(ORDERS_SCHEMA, groups(), target)
+    # the next group is converted on another thread while Arrow encodes this one
+    write_row_groups_atomic(ORDERS_SCHEMA, prefetched(groups()), target)
 
 
 def _to_arrow(df: pd.DataFrame) -> pa.Table:

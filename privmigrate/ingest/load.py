@@ -146,20 +146,21 @@ def load_files(
     settings = LoadSettings.from_config(read_config(ws.config_path))
     if not paths:
         raise InputError("no files given; name one or more export files")
-    built: list[tuple[Path, str, pd.DataFrame, pd.DataFrame, FileSummary]] = []
+    built: list[_Built] = []
     progress.start("reading exports", total=len(paths))
     for path in paths:
         built.append(_load_one(path, options, settings))
         progress.advance()
 
     for i, b in enumerate(built):
-        b[2]["_file"] = np.int16(i)
-    frames = [b[2] for b in built]
+        b.orders["_file"] = np.int16(i)
+    frames = [b.orders for b in built]
     new = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     existing = read_orders_table(ws.orders_path)
     merged, new_count = _merge(existing, new)
     del new, frames, existing
-    built = [(p, sha, None, rej, summ) for p, sha, _, rej, summ in built]  # frames now in merged
+    for b in built:
+        b.orders = None  # the frames now live in `merged`
     release_memory()
     progress.start("linking buyers into customers")
     same_order = reexported_orders(merged)
@@ -177,7 +178,7 @@ def load_files(
     )
     both_sides = file_index[np.union1d(same_order.erp_rows, same_order.shop_rows)]
     same_orders = np.bincount(both_sides[both_sides >= 0], minlength=len(built))
-    for i, (_, _, _, _, summary) in enumerate(built):
+    for i, summary in enumerate(b.summary for b in built):
         summary.unlinked = int(unlinked[i])
         summary.same_orders = int(same_orders[i])
         profile = formats.REGISTRY[summary.source]
@@ -191,31 +192,36 @@ def load_files(
     during: Any = None
     failed: Exception | None = None
     progress.start("writing orders.parquet" + (" and scoring" if while_writing else ""))
-    if while_writing is None:
-        _write_orders(merged, ws.orders_path)
-    else:
-        # Parquet encoding runs in Arrow without the GIL: the caller's work (scoring) uses
-        # the other core meanwhile. Both finish before anything else is recorded.
-        kept: LoadedOrders | None = LoadedOrders(_scoring_frame(merged), codes)
-        del codes
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            def write_then_release(frame: pd.DataFrame) -> None:
-                _write_orders(frame, ws.orders_path)
-                release_memory()  # the writer's buffers, before the scoring beside it peaks
+    # The files' digests (how `run` recognises them) need one core and the page cache: they
+    # are taken while Arrow encodes the table, when a core is free, not during the parsing.
+    with ThreadPoolExecutor(max_workers=1) as hashing:
+        digests = hashing.submit(lambda: [file_sha256(b.path) for b in built])
+        if while_writing is None:
+            _write_orders(merged, ws.orders_path)
+        else:
+            # Parquet encoding runs in Arrow without the GIL: the caller's work (scoring) uses
+            # the other core meanwhile. Both finish before anything else is recorded.
+            kept: LoadedOrders | None = LoadedOrders(_scoring_frame(merged), codes)
+            del codes
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                def write_then_release(frame: pd.DataFrame) -> None:
+                    _write_orders(frame, ws.orders_path)
+                    release_memory()  # the writer's buffers, before the scoring beside it peaks
 
-            writing = pool.submit(write_then_release, merged)
-            del merged
-            try:
-                during = while_writing(kept)
-            except Exception as exc:  # the load itself succeeded: record it, then report
-                failed = exc
-            kept = None
-            writing.result()
-    _write_rejects(ws, [(b[0], b[3]) for b in built])
-    _record(ws, built, (loaded_at or shanghai_now()).isoformat(timespec="seconds"))
+                writing = pool.submit(write_then_release, merged)
+                del merged
+                try:
+                    during = while_writing(kept)
+                except Exception as exc:  # the load itself succeeded: record it, then report
+                    failed = exc
+                kept = None
+                writing.result()
+        shas = digests.result()
+    _write_rejects(ws, [(b.path, b.rejects) for b in built])
+    _record(ws, built, shas, (loaded_at or shanghai_now()).isoformat(timespec="seconds"))
     progress.finish()
     return LoadSummary(
-        files=[b[4] for b in built],
+        files=[b.summary for b in built],
         orders_total=orders_total,
         customers_total=int(customers_total),
         new_orders=new_count,
@@ -245,20 +251,24 @@ def _scoring_frame(merged: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _load_one(
-    path: Path, options: LoadOptions, settings: LoadSettings
-) -> tuple[Path, str, pd.DataFrame, pd.DataFrame, FileSummary]:
+@dataclass
+class _Built:
+    """One file's part of a load: its orders (until merged), rejects and summary."""
+
+    path: Path
+    orders: pd.DataFrame | None
+    rejects: pd.DataFrame
+    summary: FileSummary
+
+
+def _load_one(path: Path, options: LoadOptions, settings: LoadSettings) -> _Built:
     saved = settings.mapping_for(path)
     mapping = {**(saved.mapping if saved else {}), **options.mapping}
     source = options.source or (saved.source if saved else None)
     encoding = options.encoding or settings.encoding
-    # The file's digest needs only the disk and one core's hashing (which releases the GIL):
-    # it runs beside the parsing instead of after it.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        digest = pool.submit(file_sha256, path)
-        orders, rejects, summary = _build_one(path, settings, encoding=encoding, source=source,
-                                              mapping=mapping)
-        return path, digest.result(), orders, rejects, summary
+    orders, rejects, summary = _build_one(path, settings, encoding=encoding, source=source,
+                                          mapping=mapping)
+    return _Built(path, orders, rejects, summary)
 
 
 def _build_one(
@@ -494,12 +504,10 @@ def _write_rejects(ws: Workspace, per_file: list[tuple[Path, pd.DataFrame]]) -> 
         out.to_csv(tmp, index=False, encoding="utf-8-sig")
 
 
-def _record(
-    ws: Workspace, built: list[tuple[Path, str, pd.DataFrame, pd.DataFrame, FileSummary]],
-    stamp: str,
-) -> None:
+def _record(ws: Workspace, built: list[_Built], shas: list[str], stamp: str) -> None:
     with open_ledger(ws.state_db) as conn, transaction(conn):
-        for path, sha, _, _, s in built:
+        for b, sha in zip(built, shas, strict=True):
+            path, s = b.path, b.summary
             conn.execute(
                 "INSERT OR REPLACE INTO loaded_files VALUES (?,?,?,?,?,?,?,?)",
                 (sha, str(path.resolve()), s.source, s.rows, s.loaded, s.rejected, s.unlinked,

@@ -125,7 +125,13 @@ def string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     bytes (a one-byte stand-in when there are none), as numpy views; None when not text."""
     if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
         return None
-    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    return byte_buffers(chunk)
+
+
+def byte_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``string_buffers`` for any string or binary chunk (e.g. cells not yet decoded)."""
+    large = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
+    width = np.int64 if large else np.int32
     _, offsets_buf, data_buf = chunk.buffers()
     if offsets_buf is None:  # an empty array may come without buffers
         return np.zeros(1, dtype=width), np.zeros(1, dtype=np.uint8)

@@ -22,6 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from privmigrate.ingest.cells import byte_buffers
+
 # Codec names (codecs.lookup(...).name) whose multi-byte characters never contain a byte
 # below 0x40 other than the digits 0x30–0x39.
 STRUCTURE_SAFE = frozenset({"gb18030", "gbk", "gb2312", "big5", "big5hkscs"})
@@ -99,9 +101,8 @@ def _decode_whole(arr: pa.Array, encoding: str) -> pa.Array | None:
         return None
     separated = pc.binary_join_element_wise(
         pc.fill_null(arr, b""), pa.scalar(b"", arr.type), pa.scalar(b"\x00", arr.type))
-    _, offsets_buf, data_buf = separated.buffers()
-    bounds = np.frombuffer(offsets_buf, dtype=np.int64, count=separated.offset + n + 1)
-    raw = data_buf.to_pybytes()[int(bounds[separated.offset]):int(bounds[-1])]
+    bounds, data = byte_buffers(separated)
+    raw = data[int(bounds[0]):int(bounds[-1])].tobytes()
     if raw.count(b"\x00") != n:
         return None
     try:
@@ -126,12 +127,6 @@ def _decodes(value: bytes, encoding: str) -> bool:
 
 
 def _ascii_only(chunk: pa.Array) -> bool:
-    if len(chunk) == 0 or chunk.null_count == len(chunk):
-        return True
-    width = np.int64 if pa.types.is_large_binary(chunk.type) else np.int32
-    _, offsets_buf, data_buf = chunk.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=width, count=chunk.offset + len(chunk) + 1)
-    start, end = int(offsets[chunk.offset]), int(offsets[-1])
-    if end <= start or data_buf is None:
-        return True
-    return int(np.frombuffer(data_buf, dtype=np.uint8)[start:end].max()) < 0x80
+    offsets, data = byte_buffers(chunk)
+    start, end = int(offsets[0]), int(offsets[-1])
+    return end <= start or int(data[start:end].max()) < 0x80

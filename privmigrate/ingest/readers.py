@@ -315,21 +315,21 @@ def iter_csv_chunks(
             batches.append(batch)
             pending += batch.num_rows
             if pending >= rows_per_chunk:
-                yield _chunk(path, layout, batches, first_row)
+                yield _chunk(path, layout, batches, first_row, as_bytes)
                 first_row += pending
                 batches, pending = [], 0
         if bad:
             raise CarefulReadNeeded(path)
         if batches:
-            yield _chunk(path, layout, batches, first_row)
+            yield _chunk(path, layout, batches, first_row, as_bytes)
     except (pa.ArrowInvalid, UnicodeError) as exc:
         raise CarefulReadNeeded(path) from exc
 
 
 def _chunk(path: Path, layout: CsvLayout, batches: list[pa.RecordBatch],
-           first_row: int) -> RawExport:
+           first_row: int, as_bytes: bool) -> RawExport:
     table = pa.Table.from_batches(batches)
-    if decodes_by_column(layout.encoding, layout.delimiter):
+    if as_bytes:
         table = decode_table(table, layout.encoding)
     frame = table.to_pandas(types_mapper=_string_mapper)
     rows = np.arange(len(frame), dtype=np.int64) + first_row

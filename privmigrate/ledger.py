@@ -237,6 +237,56 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "invite_0002_lifecycle",
+        """
+        -- The invitation lifecycle (privmigrate/invite/lifecycle.py): delivery receipts,
+        -- call outcomes, the wecom_add channel, expiry, and the client-side request id that
+        -- is recorded before a request leaves. SQLite cannot alter a CHECK: rebuild.
+        CREATE TABLE invitations_v2 (
+            invitation_id TEXT PRIMARY KEY,
+            night         TEXT NOT NULL,
+            batch_id      TEXT NOT NULL,
+            campaign      TEXT NOT NULL,
+            customer_id   TEXT NOT NULL,
+            channel       TEXT NOT NULL CHECK (channel IN ('sms', 'call', 'wecom_add')),
+            template_id   TEXT NOT NULL,
+            variant       TEXT,
+            offer         TEXT,
+            staff         TEXT,
+            state         TEXT,
+            planned_at    TEXT NOT NULL,
+            status        TEXT NOT NULL DEFAULT 'planned'
+                          CHECK (status IN ('planned', 'sending', 'accepted', 'delivered',
+                                            'undelivered', 'failed', 'unknown', 'called',
+                                            'expired')),
+            provider      TEXT,
+            provider_code TEXT,
+            provider_ref  TEXT,                    -- provider's id: BizId / SerialNo
+            sent_at       TEXT,
+            request_id    TEXT,                    -- ours, sent as OutId / SessionContext
+            delivered_at  TEXT,                    -- receipt time (delivered or not)
+            receipt_code  TEXT,                    -- receipt's status / error code
+            call_outcome  TEXT,                    -- lifecycle.CALL_OUTCOME_CODES
+            outcome_note  TEXT,                    -- agent's remark (no phone numbers)
+            outcome_at    TEXT,                    -- when the call / add / expiry happened
+            expires_at    TEXT                     -- wecom_add: not added by then → expired
+        );
+        INSERT INTO invitations_v2 (invitation_id, night, batch_id, campaign, customer_id,
+            channel, template_id, variant, offer, staff, state, planned_at, status, provider,
+            provider_code, provider_ref, sent_at)
+        SELECT invitation_id, night, batch_id, campaign, customer_id, channel, template_id,
+            variant, offer, staff, state, planned_at, status, provider, provider_code,
+            provider_ref, sent_at
+        FROM invitations;
+        DROP TABLE invitations;
+        ALTER TABLE invitations_v2 RENAME TO invitations;
+        CREATE INDEX invitations_customer ON invitations (customer_id, night);
+        CREATE INDEX invitations_night ON invitations (night, channel, status);
+        CREATE INDEX invitations_state ON invitations (state);
+        CREATE INDEX invitations_request ON invitations (request_id);
+        """,
+    ),
 ]
 
 

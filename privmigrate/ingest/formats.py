@@ -21,6 +21,11 @@ FIELDS = (
     "order_id", "buyer_id", "name", "phone", "ordered_at", "paid_at", "amount", "status",
     "refund_status", "refund_amount", "close_reason", "product", "province", "city", "address",
     "receiver", "wecom", "order_count", "line_id", "platform_order_id",
+    # Amount semantics (issue 11): a line's paid total is summed over the order's lines, an
+    # order-level total is taken once per order, a unit price is multiplied by its quantity.
+    "line_total", "order_total", "unit_price", "quantity",
+    # Time fallbacks where the payment time is blank.
+    "shipped_at", "received_at",
 )
 # Fields a --map may name (the user-facing subset).
 MAPPABLE = FIELDS

@@ -4,6 +4,30 @@ A profile says which header (aliases, in order of preference) holds each canonic
 which headers identify the platform, how its status words read, and a few shape facts
 (line-item rows, a receiver packed into the address, no buyer key at all). Adding a platform
 is adding a profile here; ``orders.build_orders`` does the rest.
+
+The declarations a profile can make (all small and declarative; the machinery is in
+``orders``/``readers``/``regions``):
+
+- ``columns``: canonical field → header aliases in preference order. Where several aliases of
+  a field are present, each row falls back to the next alias when its cell is blank (times,
+  phones, amounts) or masked (``buyer_id``: 买家会员名 ``t**1`` → 买家会员昵称).
+- ``amounts``: the amount kinds the profile trusts, in order. The first kind whose columns the
+  header has decides the file's amounts:
+  ``"line_total"`` a line's paid total, summed over the order's lines;
+  ``"unit_price"`` × ``"quantity"``, summed over the lines (a row with a blank line total
+  falls back to it when both are declared: prefer the line total);
+  ``"order_total"`` an order-level total, taken once per order (the first line's);
+  ``"amount"`` the historical field: order-level, or per line when ``amount_per_line``.
+- ``sheet_keys``: headers that join the other sheets of a workbook onto its order sheet (千牛
+  订单报表 + 发货报表 on 订单编号): a sheet that is not an order sheet itself but has one of
+  these keys fills the fields the order sheet lacks (first non-blank value per order).
+- ``order_id_date``: a ``strptime`` format of the date an order id starts with (拼多多
+  ``260517-…`` is ``"%y%m%d"``): the day of the order when the payment time is blank.
+  Time fallbacks in order: paid_at → ordered_at → order-id date → shipped_at → received_at.
+- ``refund_words``: refund/after-sale cell → ``REFUND_NONE`` / ``REFUND_PARTIAL`` /
+  ``REFUND_FULL`` (merged over ``REFUND_WORDS``); other cells fall back to the keywords.
+- ``statuses``: status word → paid/refunded/cancelled/unpaid/closed (over ``STATUS_WORDS``).
+  A word nobody knows is one summary line per word with its count.
 """
 
 from __future__ import annotations
@@ -32,6 +56,13 @@ MAPPABLE = FIELDS
 
 PAID, REFUNDED, CANCELLED, UNPAID, CLOSED = "paid", "refunded", "cancelled", "unpaid", "closed"
 
+# Amount kinds a profile can trust (``Profile.amounts``), and how each is counted per order.
+AMOUNT_KINDS = ("line_total", "unit_price", "order_total", "amount")
+LINE_KINDS = ("line_total", "unit_price")  # summed over an order's lines
+
+# What a refund/after-sale cell says about the order's money.
+REFUND_NONE, REFUND_PARTIAL, REFUND_FULL = "none", "partial", "full"
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -46,7 +77,24 @@ class Profile:
     amount_per_line: bool = False  # amount column is per line item: sum within an order
     aggregated: bool = False  # rows are customers with totals (有赞 customer export)
     unlinkable: bool = False  # the export has no buyer key at all (拼多多)
-    address_splits_region: bool = False  # "省 市 区 详细" in the address column
+    address_splits_region: bool = False  # province/city from the address column (gazetteer)
+    amounts: tuple[str, ...] = ("amount",)  # trusted amount kinds, in order (AMOUNT_KINDS)
+    sheet_keys: tuple[str, ...] = ()  # headers joining a workbook's other sheets (订单编号)
+    order_id_date: str | None = None  # strptime format of an order id's date prefix
+    refund_words: Mapping[str, str] = field(default_factory=dict)  # cell → REFUND_*
+
+    def __post_init__(self) -> None:
+        unknown = set(self.amounts) - set(AMOUNT_KINDS)
+        assert not unknown, f"{self.name}: unknown amount kinds {unknown}"
+
+    def amount_kind(self, header: list[str]) -> str | None:
+        """The first trusted amount kind this header has columns for (unit price needs its
+        quantity)."""
+        found = self.resolve(header)
+        for kind in self.amounts:
+            if kind in found and (kind != "unit_price" or "quantity" in found):
+                return kind
+        return None
 
     def with_mapping(self, mapping: Mapping[str, str]) -> Profile:
         """This profile with user mappings (``--map field=column``) taking precedence."""
@@ -67,11 +115,15 @@ class Profile:
     def missing(self, header: list[str]) -> list[str]:
         """Required fields with none of their aliases in ``header`` (shown as header names)."""
         found = self.resolve(header)
-        return [
-            f"{key} ({'/'.join(self.columns.get(key, ()) or (key,))})"
-            for key in self.required
-            if key not in found
-        ]
+        lacking = []
+        for key in self.required:
+            if key == "amount":  # any trusted amount kind serves
+                if self.amount_kind(header) is None:
+                    names = [c for k in self.amounts for c in self.columns.get(k, ())]
+                    lacking.append(f"amount ({'/'.join(names or ['amount'])})")
+            elif key not in found:
+                lacking.append(f"{key} ({'/'.join(self.columns.get(key, ()) or (key,))})")
+        return lacking
 
 
 def _cols(**kw: tuple[str, ...] | str) -> Mapping[str, tuple[str, ...]]:
@@ -326,6 +378,15 @@ STATUS_WORDS: Mapping[str, str] = MappingProxyType({
     **{w: UNPAID for w in ("等待买家付款", "待付款", "未付款", "待支付", "unpaid", "pending",
                            "awaiting payment")},
     **{w: CLOSED for w in ("交易关闭", "已关闭", "订单关闭", "closed")},
+})
+
+# The built-in refund/after-sale cell vocabulary (extended per profile by ``refund_words``).
+REFUND_WORDS: Mapping[str, str] = MappingProxyType({
+    **{w: REFUND_NONE for w in ("无退款申请", "无退款", "无售后", "没有申请退款", "退款关闭",
+                                "退款失败", "售后关闭", "卖家拒绝退款", "退款撤销", "无")},
+    **{w: REFUND_FULL for w in ("全部退款", "全额退款", "退款成功", "已退款", "退款完成",
+                                "退货退款成功", "refunded")},
+    **{w: REFUND_PARTIAL for w in ("部分退款", "部分退款成功")},
 })
 
 # Substrings that decide a status word no vocabulary knows, most specific first.

@@ -12,7 +12,7 @@ import ctypes
 import ctypes.util
 import gc
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -33,6 +33,7 @@ from privmigrate.ingest.orders import (
     REJECT_COLUMNS,
     BuiltOrders,
     IdKeyRun,
+    amounts_per_line,
     build_orders,
     id_key_run,
     merge_line_items,
@@ -86,6 +87,10 @@ class FileSummary:
     note: str = ""
     # orders that are in both an ERP export and the shop's own export (counted once)
     same_orders: int = 0
+    # status words nobody knows → rows left out (one reject line per word)
+    unknown_statuses: dict[str, int] = field(default_factory=dict)
+    # paid orders whose payment time was blank, by the field their time came from
+    time_fallbacks: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -293,11 +298,13 @@ def _build_one(
         encoding=raw_encoding,
         rows=result.rows_read + bad_rows,
         loaded=len(orders),
-        rejected=len(result.rejects),
+        rejected=result.rows_rejected,
         summary_rows=result.summary_rows,
         unlinked=0,
         paid=int((orders["status"] == "paid").sum()),
         phone_status={k: int(v) for k, v in orders["phone_status"].value_counts().items()},
+        unknown_statuses=result.unknown_statuses,
+        time_fallbacks=result.time_fallbacks,
     )
     return orders, result.rejects, summary
 
@@ -321,6 +328,7 @@ def _load_streamed(
     key_runs: list[IdKeyRun] = []
     rejects: list[pd.DataFrame] = []
     rows_read = summary_rows = 0
+    counts: list[tuple[dict[str, int], dict[str, int], int]] = []
     try:
         for chunk in prefetched(iter_csv_chunks(path, layout)):
             part = build_orders(chunk, profile, settings.status_words, merge_lines=False)
@@ -331,6 +339,7 @@ def _load_streamed(
                 rejects.append(part.rejects)
             rows_read += part.rows_read
             summary_rows += part.summary_rows
+            counts.append((part.unknown_statuses, part.time_fallbacks, part.rows_rejected))
             del part
             gc.collect()  # pandas frames sit in reference cycles: free the chunk's cells now
     except CarefulReadNeeded:
@@ -338,13 +347,24 @@ def _load_streamed(
     orders = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     frames.clear()  # the chunks' frames now live only in `orders`
     result = BuiltOrders(
-        orders=merge_line_items(orders, profile, key_runs),
+        orders=merge_line_items(orders, amounts_per_line(profile, layout.header), key_runs),
         rejects=pd.concat(rejects, ignore_index=True) if rejects
         else pd.DataFrame(columns=REJECT_COLUMNS),
         rows_read=rows_read,
         summary_rows=summary_rows,
+        unknown_statuses=_sum_counts(c[0] for c in counts),
+        time_fallbacks=_sum_counts(c[1] for c in counts),
+        rows_rejected=sum(c[2] for c in counts),
     )
     return profile, layout.encoding, result, 0
+
+
+def _sum_counts(parts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for part in parts:
+        for key, count in part.items():
+            total[key] = total.get(key, 0) + count
+    return total
 
 
 def prefetched(chunks: Iterator[T]) -> Iterator[T]:

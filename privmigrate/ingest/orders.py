@@ -6,9 +6,10 @@ the whole table) and a DataFrame of rejects out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,13 @@ class BuiltOrders:
     rejects: pd.DataFrame
     rows_read: int
     summary_rows: int
+    # amounts are per line (summed over an order's lines) rather than per order
+    amount_per_line: bool = False
+    # rows left out because of a status word nobody knows: word → rows (one reject line each)
+    unknown_statuses: dict[str, int] = field(default_factory=dict)
+    # paid orders whose payment time came from another column: its field → orders
+    time_fallbacks: dict[str, int] = field(default_factory=dict)
+    rows_rejected: int = 0  # rows rejected (an unknown status word's rows count one each)
 
 
 PARSE_THREADS = 2
@@ -126,6 +134,8 @@ def build_orders(
     """
     frame = raw.frame
     cols = profile.resolve(list(frame.columns))
+    kind = profile.amount_kind(list(frame.columns)) or "amount"
+    per_line = amounts_per_line(profile, list(frame.columns))
     rejects = _Rejects(raw)
     n = len(frame)
 
@@ -140,10 +150,12 @@ def build_orders(
                  "product", "province", "city", "platform_order_id")
     with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
         jobs = {
-            "amount": pool.submit(_coalesce_money, columns, cols.get("amount", [])),
+            "amount": pool.submit(_amounts, columns, cols, kind),
             "refund": pool.submit(_coalesce_money, columns, cols.get("refund_amount", [])),
             "paid_at": pool.submit(_coalesce_time, columns, cols.get("paid_at", [])),
             "ordered_at": pool.submit(_coalesce_time, columns, cols.get("ordered_at", [])),
+            **{f"time:{k}": pool.submit(_coalesce_time, columns, cols[k])
+               for k in ("shipped_at", "received_at") if k in cols},
             "phone": pool.submit(_coalesce_phone, columns, cols.get("phone", [])),
             "summary": pool.submit(_summary_rows, frame),
             **({"receiver": pool.submit(lambda c: _unpack_receiver(clean_text(c)),
@@ -153,7 +165,9 @@ def build_orders(
                                       columns[cols["address"][0]])}
                if profile.address_splits_region and "address" in cols else {}),
             **{f"text:{k}": pool.submit(clean_text, columns[first(k)])
-               for k in text_keys if first(k) is not None},
+               for k in text_keys if first(k) is not None and k != "buyer_id"},
+            **({"text:buyer_id": pool.submit(_buyer_keys, columns, cols["buyer_id"])}
+               if "buyer_id" in cols else {}),
         }
         parsed = {key: job.result() for key, job in jobs.items()}
 
@@ -211,17 +225,20 @@ def build_orders(
         amount,
         refund,
         {**formats.STATUS_WORDS, **profile.statuses, **(extra_status_words or {})},
+        {**formats.REFUND_WORDS, **profile.refund_words},
     )
+    # A status word nobody knows: its rows are left out, reported once per word.
     status_words = text("status")
-    unknown = status.isna() & status_words.notna()
-    rejects.add(
-        unknown.to_numpy() & keep_mask,
-        first("status") or "status",
-        lambda idx: np.array(
-            [f"unknown status {w!r}; add it to [load.status_words] in privmigrate.toml"
-             for w in status_words.iloc[idx]], dtype=object),
-    )
-    status = status.fillna(PAID)  # no status column: a row with a payment is a purchase
+    unknown = status.isna().to_numpy() & status_words.notna().to_numpy() & keep_mask \
+        & ~rejects.mask
+    unknown_statuses = _unknown_words(status_words, unknown)
+    unknown_lines = _unknown_status_lines(raw, status_words, unknown, first("status") or "status")
+    rejects.mask |= unknown  # (their reject lines are one per word)
+    # No status given (no column, or a blank cell): a purchase only when the row says it
+    # was paid — a payment time or an amount above zero; else it is an order never paid.
+    no_word = status.isna().to_numpy() & ~unknown
+    said_paid = paid_at.notna().to_numpy() | (amount.fillna(0) > 0).to_numpy()
+    status = status.where(~(no_word & ~said_paid), UNPAID).fillna(PAID)
 
     net = amount.fillna(0) - refund.fillna(0).clip(lower=0)
     net = net.clip(lower=0)
@@ -236,17 +253,40 @@ def build_orders(
         status = pd.Series(np.where(order_count > 0, PAID, UNPAID), index=frame.index)
         status[(order_count > 0) & (net <= 0) & (refund.fillna(0) > 0)] = REFUNDED
 
-    # A paid order needs a payment time (after falling back to the order time) and an amount.
+    order_id = _order_ids(profile, frame, cols, text, buyer, phone, paid_at, amount)
+    id_col = first("order_id") or "order_id"
+    # Numbers Excel rounded (3.51531E+16, 15+ digit ids read as numbers) would merge
+    # different orders: reject them, never merge them.
+    rejects.add(_rounded_numbers(order_id) & keep_mask, id_col,
+                _bad_value_reason(frame, first("order_id"), ROUNDED_ID_REASON))
+    rejects.add(order_id.isna().to_numpy() & keep_mask, id_col, "no order number")
+    for column in cols.get("phone", []):
+        rounded = _rounded_numbers(clean_text(frame[column]), lost_digits=False)
+        rejects.add(rounded & (phone_status != VALID).to_numpy() & keep_mask, column,
+                    ROUNDED_PHONE_REASON)
+
+    # A paid order needs a payment time (falling back to the order time, the date its
+    # number starts with, then the shipping and receipt times) and an amount.
     is_paid = (status == PAID).to_numpy()
-    paid_at = paid_at.where(~is_paid | paid_at.notna(), ordered_at)
+    fallbacks: dict[str, int] = {}
+    for what, times in (("ordered_at", lambda: ordered_at),
+                        ("order_id_date", lambda: _order_id_dates(order_id, profile)),
+                        ("shipped_at", lambda: parsed.get("time:shipped_at", (None,))[0]),
+                        ("received_at", lambda: parsed.get("time:received_at", (None,))[0])):
+        blank = is_paid & paid_at.isna().to_numpy() & keep_mask & ~rejects.mask
+        if not blank.any():
+            break
+        values = times()
+        if values is None:
+            continue
+        filled = blank & values.notna().to_numpy()
+        if filled.any():
+            paid_at = paid_at.where(~filled, values)
+            fallbacks[what] = int(filled.sum())
     rejects.add(is_paid & paid_at.isna().to_numpy() & keep_mask, paid_col or "paid_at",
                 "paid order without a payment time")
     rejects.add(is_paid & amount.isna().to_numpy() & keep_mask, amount_col or "amount",
                 "paid order without an amount")
-
-    order_id = _order_ids(profile, frame, cols, text, buyer, phone, paid_at, amount)
-    rejects.add(order_id.isna().to_numpy() & keep_mask, first("order_id") or "order_id",
-                "no order number")
 
     out["order_id"] = order_id
     out["buyer_id"] = buyer
@@ -279,12 +319,19 @@ def build_orders(
     keep = keep_mask & ~rejects.mask
     orders = out[keep]
     if merge_lines:
-        orders = merge_line_items(orders, profile)
+        orders = merge_line_items(orders, per_line)
+    reject_frame = rejects.frame()
+    if len(unknown_lines):
+        reject_frame = pd.concat([reject_frame, unknown_lines], ignore_index=True)
     return BuiltOrders(
         orders=orders.reset_index(drop=True),
-        rejects=rejects.frame(),
+        rejects=reject_frame,
         rows_read=int(n - summary.sum() - empty.sum()),
         summary_rows=int(summary.sum()),
+        amount_per_line=per_line,
+        unknown_statuses=unknown_statuses,
+        time_fallbacks=fallbacks,
+        rows_rejected=len(reject_frame) - len(unknown_lines) + int(unknown.sum()),
     )
 
 
@@ -318,6 +365,140 @@ def _bad_value_reason(
         return np.array([f"{v!r} {what}" for v in values], dtype=object)
 
     return reasons
+
+
+def amounts_per_line(profile: Profile, header: list[str]) -> bool:
+    """Whether this file's amounts are per line (summed per order) or per order."""
+    kind = profile.amount_kind(header) or "amount"
+    return kind in formats.LINE_KINDS or (kind == "amount" and profile.amount_per_line)
+
+
+def _amounts(
+    frame: _Columns, cols: dict[str, list[str]], kind: str
+) -> tuple[pd.Series, np.ndarray, str | None]:
+    """Each row's amount in fen as the profile's trusted kind reads it.
+
+    A line total falls back, row by row, to unit price × quantity when the profile trusts
+    both; a unit price alone is always multiplied by its quantity.
+    """
+    if kind == "unit_price":
+        return _line_price(frame, cols)
+    amount, bad, column = _coalesce_money(frame, cols.get(kind, []))
+    if kind == "line_total" and "unit_price" in cols and "quantity" in cols \
+            and amount.isna().any():
+        blank = amount.isna().to_numpy() & ~bad
+        priced, bad_price, price_col = _line_price(frame, cols)
+        amount = amount.where(~blank, priced)
+        newly_bad = blank & bad_price
+        if newly_bad.any() and not bad.any():
+            column = price_col
+        bad = bad | newly_bad
+    return amount, bad, column
+
+
+def _line_price(
+    frame: _Columns, cols: dict[str, list[str]]
+) -> tuple[pd.Series, np.ndarray, str | None]:
+    """unit price × quantity (both as written: a quantity may be 1.5 kg)."""
+    price, bad_price, price_col = _coalesce_money(frame, cols.get("unit_price", []))
+    quantity, bad_qty, qty_col = _coalesce_money(frame, cols.get("quantity", []))
+    product = (price.astype("Float64") * quantity.astype("Float64") / 100).round()
+    column = price_col if bad_price.any() or not bad_qty.any() else qty_col
+    return product.astype("Int64"), bad_price | bad_qty, column
+
+
+def _buyer_keys(frame: _Columns, columns: list[str]) -> pd.Series:
+    """Per row, the first buyer column whose cell is neither blank nor masked (淘宝 masks
+    买家会员名 as ``t**1`` in newer exports; 买家会员昵称 beside it still names the buyer).
+    A masked name is never a key: different buyers share it."""
+    result: pd.Series | None = None
+    for column in columns:
+        values = clean_text(frame[column])
+        arr = _arrow_text(values)
+        masked = pc.fill_null(pc.match_substring(arr, "*"), False)
+        if pc.any(masked).as_py():
+            values = _text_series(pc.if_else(masked, pa.scalar(None, arr.type), arr),
+                                  values.index)
+        result = values if result is None else result.fillna(values)
+        if not result.isna().any():
+            break
+    assert result is not None
+    return result
+
+
+def _unknown_words(words: pd.Series, unknown: np.ndarray) -> dict[str, int]:
+    if not unknown.any():
+        return {}
+    counts = words[unknown].value_counts()
+    return {str(w): int(c) for w, c in counts.items()}
+
+
+def _unknown_status_lines(
+    raw: RawExport, words: pd.Series, unknown: np.ndarray, column: str
+) -> pd.DataFrame:
+    """One reject line per unknown status word: its count and the first row it is on."""
+    if not unknown.any():
+        return pd.DataFrame(columns=REJECT_COLUMNS)
+    idx = np.flatnonzero(unknown)
+    table = pd.DataFrame({"word": words.iloc[idx].to_numpy(dtype=object), "i": idx})
+    per_word = table.groupby("word", sort=False)["i"].agg(["first", "size"])
+    reasons = [
+        f"unknown status {w!r} on {count} rows (first shown); they are left out — add it to "
+        "[load.status_words] in privmigrate.toml (paid/refunded/cancelled/unpaid) and load again"
+        for w, count in zip(per_word.index, per_word["size"], strict=True)]
+    first_rows = per_word["first"].to_numpy(dtype=np.int64)
+    files = np.array([raw.location(int(i)) for i in first_rows], dtype=object)
+    return pd.DataFrame({"file": files, "row": raw.rows[first_rows], "column": column,
+                         "reason": reasons})[REJECT_COLUMNS]
+
+
+# Scientific notation, as Excel shows and saves long numbers (3.51531E+16, 1.38E+10).
+_SCIENTIFIC_RE = r"^[+-]?\d+(?:\.\d*)?[eE][+-]?\d+$"
+ROUNDED_ID_REASON = (
+    "is an order number Excel turned into a rounded number (scientific notation or digits "
+    "lost past the 15th), so different orders would look alike; export the file again from "
+    "the platform and load it without opening and saving it in Excel (or import the column "
+    "as text)")
+ROUNDED_PHONE_REASON = (
+    "phone in scientific notation (Excel rounded it, its digits are lost); export the file "
+    "again from the platform and load it without opening and saving it in Excel")
+
+
+def _rounded_numbers(values: pd.Series, *, lost_digits: bool = True) -> np.ndarray:
+    """Cells that are numbers Excel rounded: scientific notation, and (``lost_digits``)
+    16+-digit numbers whose digits after the 15th are all zeros, when every such number in
+    the column has that shape (Excel keeps 15 significant digits; a real column of 18-digit
+    order numbers has them end in 000 once in a thousand)."""
+    arr = _arrow_text(values)
+    bad = np.zeros(len(values), dtype=bool)
+    if may_contain(arr, ("E", "e")):
+        bad |= np.asarray(pc.fill_null(pc.match_substring_regex(arr, _SCIENTIFIC_RE), False)
+                          .to_numpy(zero_copy_only=False), dtype=bool)
+    if lost_digits:
+        long = pc.fill_null(pc.greater_equal(pc.binary_length(arr), 16), False)
+        n_long = pc.sum(long).as_py() or 0
+        # cheap tests first: nearly always some long number does not end in 0
+        if n_long > 1 and pc.sum(pc.and_(long, pc.fill_null(pc.ends_with(arr, "0"), False))
+                                 ).as_py() == n_long:
+            padded = pc.fill_null(pc.match_substring_regex(arr, r"^\d{15}0+$"), False)
+            if pc.sum(pc.and_(long, padded)).as_py() == n_long:
+                bad |= np.asarray(long.to_numpy(zero_copy_only=False), dtype=bool)
+    return bad
+
+
+def _order_id_dates(order_id: pd.Series, profile: Profile) -> pd.Series | None:
+    """The day an order number starts with (拼多多 ``260517-…``), where the profile says so."""
+    fmt = profile.order_id_date
+    if fmt is None:
+        return None
+    width = len(pd.Timestamp("2000-01-01").strftime(fmt))
+    head = order_id.str.slice(0, width)
+    days = pd.to_datetime(head.where(head.str.fullmatch(r"\d+").fillna(False)).astype(object),
+                          format=fmt, errors="coerce")
+    plausible = (days >= pd.Timestamp("2000-01-01")) & (
+        days <= pd.Timestamp.now() + pd.Timedelta(days=1))
+    return pd.Series(days.where(plausible).to_numpy(dtype="datetime64[us]"),
+                     index=order_id.index)
 
 
 def _coalesce_money(
@@ -494,6 +675,7 @@ def _resolve_status(
     amount: pd.Series,
     refund: pd.Series,
     vocabulary: Mapping[str, str],
+    refund_words: Mapping[str, str],
 ) -> pd.Series:
     """paid / refunded / cancelled / unpaid from the status words and the refund columns.
 
@@ -522,8 +704,8 @@ def _resolve_status(
     paid = code == _CLASS_CODES[PAID]
     if refund_status.notna().any():
         # an after-sale "refund done" on a paid order: full refund unless amounts say partial
-        after_sale = refund_status.fillna("").str.contains(_REFUND_DONE_RE, regex=True).to_numpy(
-            dtype=bool)
+        said = _refund_codes(refund_status, refund_words)
+        after_sale = said == _REFUND_CODES[formats.REFUND_FULL]
         partial = has_refund & (refund_fen < amount_fen)
         code = np.where(paid & after_sale & ~partial, _CLASS_CODES[REFUNDED], code)
     if has_refund.any():
@@ -532,6 +714,32 @@ def _resolve_status(
         code = np.where((code == _CLASS_CODES[PAID]) & full, _CLASS_CODES[REFUNDED], code)
     cat = pd.Categorical.from_codes(np.where(code > 3, -1, code), dtype=STATUS_DTYPE)
     return pd.Series(cat, index=words.index)
+
+
+_REFUND_CODES = {formats.REFUND_NONE: 0, formats.REFUND_PARTIAL: 1, formats.REFUND_FULL: 2}
+_REFUND_PARTIAL_RE = r"部分退|部分退款|partial"
+
+
+def _refund_codes(cells: pd.Series, vocabulary: Mapping[str, str]) -> np.ndarray:
+    """What each refund/after-sale cell says (``_REFUND_CODES``; -1 blank), judging each
+    distinct cell once: the vocabulary, else partial/done keywords, else nothing."""
+    arr = cells.astype("string[pyarrow]").array._pa_array
+    encoded = pc.dictionary_encode(arr).combine_chunks()
+    said = []
+    for cell in encoded.dictionary.to_pylist():
+        word = str(cell).strip()
+        kind = vocabulary.get(word) or vocabulary.get(word.lower())
+        if kind is None:
+            if re.search(_REFUND_PARTIAL_RE, word):
+                kind = formats.REFUND_PARTIAL
+            elif re.search(_REFUND_DONE_RE, word):
+                kind = formats.REFUND_FULL
+            else:
+                kind = formats.REFUND_NONE
+        said.append(_REFUND_CODES[kind])
+    codes = np.array([*said, -1], dtype=np.int8)
+    idx = pc.fill_null(encoded.indices, len(codes) - 1).to_numpy(zero_copy_only=False)
+    return codes[np.asarray(idx, dtype=np.int64)]
 
 
 def _classify(word: str, vocabulary: Mapping[str, str]) -> str | None:
@@ -566,8 +774,11 @@ def _order_ids(
 
 
 def _excel_integers(ids: pd.Series) -> pd.Series:
-    """Order numbers that Excel turned into floats (``123.0``) back to ``123``."""
-    if ids.notna().any() and ids.str.endswith(".0").any():
+    """Order numbers that Excel turned into floats (``123.0``) back to ``123`` — only when
+    every number of the column has the ``.0``: then no two ids can become one."""
+    filled = ids.dropna()
+    if len(filled) and filled.str.endswith(".0").any() \
+            and filled.str.fullmatch(r"\d+\.0").all():
         return ids.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
     return ids
 
@@ -584,41 +795,127 @@ def _content_ids(frame: pd.DataFrame) -> pd.Series:
 
 
 def merge_line_items(
-    orders: pd.DataFrame, profile: Profile, key_runs: list[IdKeyRun] | None = None
+    orders: pd.DataFrame, amount_per_line: bool, key_runs: list[IdKeyRun] | None = None
 ) -> pd.DataFrame:
     """One row per order: line-item exports repeat the order on every product line.
 
-    ``key_runs`` (one ``id_key_run`` per streamed chunk, in order) make the usual "every id
-    is unique" check a merge of sorted runs instead of one sort of the whole file.
+    Each field is the first non-blank value among the order's lines; amounts are summed
+    over the lines (``amount_per_line``) or taken once (an order-level column, net of the
+    lines' refunds); the status is the lines' common one (refunded only when every line
+    is), else paid when any line is; products are listed once each. All of it is array
+    work over the lines sorted by order — no Python per order. ``key_runs`` (one
+    ``id_key_run`` per streamed chunk, in order) make the usual "every id is unique" check
+    a merge of sorted runs instead of one sort of the whole file.
     """
     ids = orders["order_id"].astype("string[pyarrow]").array._pa_array
     if order_ids_unique(ids, key_runs):
         return orders.drop(columns=["refund_fen"])
-    dup = orders["order_id"].duplicated(keep=False)
-    single = orders[~dup]
-    multi = orders[dup]
-    grouped = multi.groupby("order_id", sort=False)
-    agg = grouped.first()
-    if profile.amount_per_line:
-        agg["amount_fen"] = grouped["amount_fen"].sum()
+    # codes in order of first appearance: the k-th order's first line is the k-th "new" row
+    encoded = pc.dictionary_encode(ids).combine_chunks()
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    n_orders = len(encoded.dictionary)
+    running = np.maximum.accumulate(codes)
+    first_rows = np.flatnonzero(np.r_[True, running[1:] > running[:-1]])
+    lines = np.bincount(codes, minlength=n_orders)
+    multi = lines > 1
+    in_multi = np.flatnonzero(multi[codes])
+    order = np.argsort(codes[in_multi], kind="stable")
+    rows = in_multi[order]  # the lines of multi-line orders, grouped by order, in file order
+    sorted_codes = codes[rows]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    groups = sorted_codes[starts]  # == np.flatnonzero(multi)
+    span = np.arange(len(rows))
+
+    def first_valid(valid: np.ndarray) -> np.ndarray:
+        """Row of each order's first line where ``valid`` (its first line if none is)."""
+        pos = np.where(valid[rows], span, len(rows))
+        found = np.minimum.reduceat(pos, starts) if len(rows) else pos
+        return rows[np.where(found == len(rows), starts, found)]
+
+    def sums(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values[rows], starts) if len(rows) else values[:0]
+
+    out: dict[str, pd.Series | np.ndarray] = {}
+    special = {"amount_fen", "refund_fen", "status", "product"}
+    for column in orders.columns:
+        if column in special:
+            continue
+        values = orders[column]
+        take = first_rows
+        valid = values.notna().to_numpy()
+        if not valid[rows].all():
+            take = first_rows.copy()
+            take[groups] = first_valid(valid)
+        out[column] = values.take(take).reset_index(drop=True)
+
+    amount = orders["amount_fen"]
+    has_amount = amount.notna().to_numpy()
+    amount_np = amount.fillna(0).to_numpy(dtype=np.int64)
+    refund_np = orders["refund_fen"].to_numpy(dtype=np.int64)
+    merged_amount = amount_np[first_rows]
+    merged_has = has_amount[first_rows]
+    if amount_per_line:
+        total = sums(amount_np)
+        any_amount = sums(has_amount.astype(np.int64)) > 0
+        gross = refunds = None
     else:
-        gross = grouped["amount_fen"].first() + grouped["refund_fen"].first()
-        agg["amount_fen"] = (gross - grouped["refund_fen"].sum()).clip(lower=0)
-    # refunded only when every line is refunded
-    statuses = grouped["status"].agg(lambda s: s.iloc[0] if (s == s.iloc[0]).all() else None)
-    any_paid = grouped["status"].agg(lambda s: (s == PAID).any())
-    agg["status"] = pd.Series(
-        statuses.where(statuses.notna(), np.where(any_paid, PAID, CANCELLED)),
-        index=agg.index).astype(STATUS_DTYPE)
-    if not profile.amount_per_line:
+        at = first_valid(has_amount)
+        gross = amount_np[at] + refund_np[at]
+        refunds = sums(refund_np)
+        total = np.clip(gross - refunds, 0, None)
+        any_amount = has_amount[at]
+    merged_amount[groups] = total
+    merged_has[groups] = any_amount
+    out["amount_fen"] = pd.Series(pd.arrays.IntegerArray(merged_amount, ~merged_has))
+
+    # status: the lines' common one, else paid when any line is paid, else cancelled
+    status = orders["status"].astype(STATUS_DTYPE)
+    status_codes = status.cat.codes.to_numpy().astype(np.int64)
+    merged_status = status_codes[first_rows].copy()
+    lowest = np.minimum.reduceat(status_codes[rows], starts) if len(rows) else groups
+    highest = np.maximum.reduceat(status_codes[rows], starts) if len(rows) else groups
+    paid_code = STATUS_DTYPE.categories.get_loc(PAID)
+    any_paid = sums((status_codes == paid_code).astype(np.int64)) > 0
+    mixed = np.where(any_paid, paid_code, STATUS_DTYPE.categories.get_loc(CANCELLED))
+    group_status = np.where(lowest == highest, lowest, mixed)
+    if gross is not None and refunds is not None:
         # each line's refund is partial on its own, but together they refund the whole order
-        refunds = grouped["refund_fen"].sum()
-        whole = ((refunds > 0) & (refunds >= gross) & (agg["status"] == PAID)).to_numpy()
-        agg.loc[whole, "status"] = REFUNDED
-    agg["product"] = grouped["product"].agg(lambda s: "、".join(dict.fromkeys(s.dropna())) or None)
-    agg = agg.reset_index()[orders.columns]
-    merged = pd.concat([single, agg], ignore_index=True)
-    return merged.drop(columns=["refund_fen"])
+        whole = (refunds > 0) & (refunds >= gross) & (group_status == paid_code)
+        group_status = np.where(whole, STATUS_DTYPE.categories.get_loc(REFUNDED), group_status)
+    merged_status[groups] = group_status
+    out["status"] = pd.Series(pd.Categorical.from_codes(merged_status, dtype=STATUS_DTYPE))
+
+    out["product"] = _product_lists(orders["product"], rows, sorted_codes, first_rows, groups)
+    return pd.DataFrame(out)[[c for c in orders.columns if c != "refund_fen"]]
+
+
+def _product_lists(
+    product: pd.Series, rows: np.ndarray, sorted_codes: np.ndarray, first_rows: np.ndarray,
+    groups: np.ndarray,
+) -> pd.Series:
+    """Each order's distinct products in line order, joined by 、 (Arrow group-by kernels)."""
+    single = _arrow_text(product.take(first_rows)).combine_chunks()
+    if not len(rows):
+        return _text_series(single, pd.RangeIndex(len(first_rows)))
+    lines = pa.table({"order": pa.array(sorted_codes),
+                      "product": _arrow_text(product.take(rows)).combine_chunks()})
+    lines = lines.filter(pc.is_valid(lines["product"]))
+    # distinct (order, product) pairs in first-seen order, then one list per order
+    pairs = lines.group_by(["order", "product"], use_threads=False).aggregate([])
+    listed = pairs.group_by("order", use_threads=False).aggregate([("product", "list")])
+    joined = pc.binary_join(listed["product_list"], pa.scalar("、", pa.large_string()))
+    # place each multi-line order's list; orders whose lines had no product stay null
+    where = np.full(len(first_rows), -1, dtype=np.int64)
+    where[listed["order"].to_numpy()] = np.arange(len(listed))
+    values = pa.concat_arrays([joined.combine_chunks().cast(pa.large_string()),
+                               single.cast(pa.large_string())])
+    multi = np.zeros(len(first_rows), dtype=bool)
+    multi[groups] = True
+    pick = np.where(where >= 0, where, np.where(multi, -1, len(listed) + np.arange(
+        len(first_rows))))
+    taken = values.take(pa.array(np.where(pick >= 0, pick, 0)))
+    taken = pc.if_else(pa.array(pick >= 0), taken, pa.scalar(None, pa.large_string()))
+    return _text_series(taken, pd.RangeIndex(len(first_rows)))
 
 
 @dataclass

@@ -101,10 +101,11 @@ class NightResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        """0 all steps fine, 3 some failed, 1 (or 4 when remote) nothing succeeded."""
+        """0 all steps fine, 3 some failed (or a step left some input out: ``partial``),
+        1 (or 4 when remote) nothing succeeded."""
         failed = [s for s in self.steps if s.status in ("failed", "skipped")]
-        good = [s for s in self.steps if s.status in ("ok", "done-earlier")]
-        if not failed:
+        good = [s for s in self.steps if s.status in ("ok", "done-earlier", "partial")]
+        if not failed and not any(s.status == "partial" for s in self.steps):
             return ExitCode.OK
         if good:
             return ExitCode.PARTIAL
@@ -150,7 +151,7 @@ def run_night(
             continue
         result = _run_step(ws, step, night, now, settings, dry_run, progress, carry)
         steps.append(result)
-        outcome[step] = "ok" if result.status == "ok" else "failed"
+        outcome[step] = "ok" if result.status in ("ok", "partial") else "failed"
         if os.environ.get(CRASH_AFTER_ENV) == step:
             os._exit(9)  # simulate a crash (kill -9) between steps; see docs/run.md
     return NightResult(night.isoformat(), steps)
@@ -176,7 +177,9 @@ def _run_step(ws: Workspace, step: str, night: date, now: datetime, settings: Ru
     if not dry_run:
         _journal(ws, night, step, "ok", started, _now(), json.dumps(detail, default=str,
                                                                     ensure_ascii=False))
-    return StepResult(step, "ok", detail)
+    # a step that did its work but left some input out (a bad inbox file) is "partial":
+    # later steps run, the night exits 3
+    return StepResult(step, "partial" if detail.get(PARTIAL_KEY) else "ok", detail)
 
 
 def _now() -> str:
@@ -218,46 +221,109 @@ StepFn = Callable[[Workspace, date, datetime, RunSettings, bool, Progress, dict[
                   dict[str, Any]]
 
 
-def new_inbox_files(ws: Workspace, inbox: Path) -> list[Path]:
-    """Export files in the inbox whose content was never loaded (by SHA-256)."""
+# A step's detail lists under this key what it had to leave out (the step is "partial").
+PARTIAL_KEY = "not_loaded"
+REJECTED_DIR = "rejected"  # inside the inbox: files that could not be loaded, with a reason
+_IMAGE_OR_DOC = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".heic", ".pdf", ".doc",
+                 ".docx", ".ppt", ".pptx", ".zip", ".rar", ".7z", ".md", ".json", ".log"}
+
+
+def inbox_files(ws: Workspace, inbox: Path) -> tuple[list[Path], list[str]]:
+    """(new export files, notes on the files that are not exports and are left alone).
+
+    A file with an export suffix is an export candidate; a ``.txt`` is one only when its
+    first line reads like a table header (说明.txt is not). Files already loaded (by
+    SHA-256), hidden and lock files, and ``inbox/rejected/`` are not looked at.
+    """
     from privmigrate.ingest.load import file_sha256
     from privmigrate.ingest.readers import CSV_SUFFIXES, EXCEL_SUFFIXES
 
     if not inbox.is_dir():
-        return []
+        return [], []
     with open_ledger(ws.state_db) as conn:
         known = {r[0] for r in conn.execute("SELECT sha256 FROM loaded_files")}
-    files = sorted(
-        p for p in inbox.iterdir()
-        if p.is_file() and not p.name.startswith((".", "~$"))
-        and p.suffix.lower() in CSV_SUFFIXES | EXCEL_SUFFIXES
-    )
-    return [p for p in files if file_sha256(p) not in known]
+    files: list[Path] = []
+    notes: list[str] = []
+    for p in sorted(inbox.iterdir()):
+        if not p.is_file() or p.name.startswith((".", "~$")):
+            continue
+        suffix = p.suffix.lower()
+        if suffix not in CSV_SUFFIXES | EXCEL_SUFFIXES:
+            what = "an image or document" if suffix in _IMAGE_OR_DOC else "not an export file"
+            notes.append(f"{p.name}: skipped, {what} (exports are CSV or Excel)")
+            continue
+        if suffix == ".txt" and not _looks_tabular(p):
+            notes.append(f"{p.name}: skipped, a text file without a table header")
+            continue
+        if file_sha256(p) not in known:
+            files.append(p)
+    return files, notes
+
+
+def _looks_tabular(path: Path) -> bool:
+    """Whether a .txt's first line splits into several cells (an export saved as .txt)."""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    first = head.splitlines()[0] if head else b""
+    return any(first.count(sep) >= 2 for sep in (b",", b"\t", b";", b"|",
+                                                 ",".encode("utf-16-le")))
+
+
+def reject_inbox_file(inbox: Path, path: Path, reason: str) -> Path:
+    """Move a file that cannot be loaded to ``inbox/rejected/`` with ``<name>.reason.txt``
+    beside it, so the next night does not try it again and the user sees why."""
+    target_dir = inbox / REJECTED_DIR
+    target_dir.mkdir(exist_ok=True)
+    target = target_dir / path.name
+    n = 1
+    while target.exists():  # a file of the same name rejected another night
+        target = target_dir / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    path.replace(target)
+    target.with_name(target.name + ".reason.txt").write_text(
+        f"{reason}\n\nFix the file (or export it again) and put it back into {inbox}.\n",
+        encoding="utf-8")
+    return target
 
 
 def _step_load(ws: Workspace, night: date, now: datetime, settings: RunSettings,
                dry_run: bool, progress: Progress, carry: dict[str, Any]) -> dict[str, Any]:
-    from privmigrate.ingest.load import load_files
+    from privmigrate.ingest.load import FilesUnusable, load_files
 
     inbox = (ws.root / settings.inbox).resolve()
-    files = new_inbox_files(ws, inbox)
+    files, notes = inbox_files(ws, inbox)
+    skipped = {"skipped": notes} if notes else {}
     if not files:
-        return {"files": 0, "note": f"no new files in {inbox}"}
+        return {"files": 0, "note": f"no new files in {inbox}", **skipped}
     if dry_run:
-        return {"files": len(files), "would_load": [p.name for p in files]}
-    if "segment" in settings.steps:
-        # score while orders.parquet is being written (the encoder runs without the GIL);
-        # the segment step publishes the result, so each step still writes only its own files
-        from privmigrate.scoring.run import score_workspace
+        return {"files": len(files), "would_load": [p.name for p in files], **skipped}
+    try:
+        if "segment" in settings.steps:
+            # score while orders.parquet is being written (the encoder runs without the
+            # GIL); the segment step publishes the result, so each step still writes only
+            # its own files
+            from privmigrate.scoring.run import score_workspace
 
-        summary = load_files(ws, files, progress=progress,
-                             while_writing=lambda kept: score_workspace(ws, night, None, kept))
-        carry["scored"] = (summary.during_write, summary.during_write_error)
+            summary = load_files(
+                ws, files, progress=progress, skip_bad_files=True,
+                while_writing=lambda kept: score_workspace(ws, night, None, kept))
+            carry["scored"] = (summary.during_write, summary.during_write_error)
+        else:
+            summary = load_files(ws, files, progress=progress, skip_bad_files=True)
+    except FilesUnusable as exc:  # not one file could be loaded: the table stays as it was
+        bad = exc.bad
+        result: dict[str, Any] = {"files": 0, "new_orders": 0}
     else:
-        summary = load_files(ws, files, progress=progress)
-    return {"files": len(files), "new_orders": summary.new_orders,
-            "orders_total": summary.orders_total, "rejected": summary.rejected,
-            "reexported": summary.reexported}
+        bad = summary.bad_files
+        result = {"files": len(files) - len(bad), "new_orders": summary.new_orders,
+                  "orders_total": summary.orders_total, "rejected": summary.rejected,
+                  "reexported": summary.reexported}
+    if bad:
+        for b in bad:
+            reject_inbox_file(inbox, Path(b.file), b.reason)
+        result[PARTIAL_KEY] = [f"{Path(b.file).name} → {REJECTED_DIR}/: {b.reason}"
+                               for b in bad]
+    return {**result, **skipped}
 
 
 def _step_segment(ws: Workspace, night: date, now: datetime, settings: RunSettings,

@@ -16,7 +16,7 @@ from privmigrate.cli.common import (
     stderr,
     workspace,
 )
-from privmigrate.errors import InputError
+from privmigrate.errors import ExitCode, InputError
 from privmigrate.workspace import Workspace
 
 SourceOption = typer.Option(
@@ -54,18 +54,34 @@ def load_summary(
     encoding: str | None,
     as_json: bool,
     while_writing: Any = None,
+    *,
+    all_or_nothing: bool = True,
 ) -> Any:
     """Load files under the workspace lock; print the per-file summary on stderr unless
     ``as_json``; return the ``LoadSummary``. ``while_writing`` (scoring, for
-    `segment FILE…`) is passed on to ``load_files``."""
+    `segment FILE…`) is passed on to ``load_files``; without ``all_or_nothing`` the files
+    that cannot be used are left out and listed in ``LoadSummary.bad_files``."""
     from privmigrate.ingest.load import LoadOptions, load_files
 
     options = LoadOptions(source=source, mapping=parse_maps(maps), encoding=encoding)
     with ws.lock("load"), progress(not as_json) as bar:
-        summary = load_files(ws, files, options, bar, while_writing=while_writing)
+        summary = load_files(ws, files, options, bar, while_writing=while_writing,
+                             skip_bad_files=not all_or_nothing)
     if not as_json:
         print_load_summary(summary.to_dict())
     return summary
+
+
+_FALLBACK_WORDS = {"ordered_at": "order time", "order_id_date": "date their order number "
+                   "starts with", "shipped_at": "shipping time", "received_at": "receipt time"}
+
+
+def print_bad_files(bad: list[dict[str, str]]) -> None:
+    """Each file that could not be loaded, one line each (its reason names it)."""
+    from rich.markup import escape
+
+    for b in bad:
+        stderr.print(f"[red]Not loaded:[/] {escape(b['reason'])}", markup=True)
 
 
 def print_load_summary(summary: dict[str, Any]) -> None:
@@ -86,6 +102,13 @@ def print_load_summary(summary: dict[str, Any]) -> None:
     for f in summary["files"]:
         if f["note"]:
             stderr.print(f"[yellow]Note:[/] {escape(f['note'])}", markup=True)
+        name = Path(f["file"]).name  # (plain text: the console prints no markup here)
+        for word, count in f.get("unknown_statuses", {}).items():
+            stderr.print(f"{name}: unknown status {word!r} on {count} rows, left "
+                         "out; add it to [load.status_words] in privmigrate.toml")
+        for what, count in f.get("time_fallbacks", {}).items():
+            stderr.print(f"{name}: {count} paid orders had no payment time; their time is "
+                         f"the {_FALLBACK_WORDS.get(what, what)}")
         if f["same_orders"]:
             stderr.print(f"{escape(Path(f['file']).name)}: {f['same_orders']} orders are in "
                          "both an ERP export and the shop's own export; each counts once "
@@ -112,6 +135,10 @@ def register(app: typer.Typer) -> None:
         source: str | None = SourceOption,
         maps: list[str] | None = MapOption,
         encoding: str | None = EncodingOption,
+        all_or_nothing: bool = typer.Option(
+            False, "--all-or-nothing",
+            help="Load nothing when any file cannot be loaded (default: load the others, "
+                 "name the bad ones, exit 3)."),
         workspace_dir: Path | None = WorkspaceOption,
         as_json: bool = JsonOption,
     ) -> None:
@@ -121,9 +148,18 @@ def register(app: typer.Typer) -> None:
         (de-duplicated on platform + order number, so loading again changes nothing) and
         writes rejected rows to data/rejects.csv with their row, column and reason.
 
+        A file that cannot be loaded at all (unreadable, not an export anyone knows) is
+        named with its reason and left out; the others are loaded and the exit code is 3.
+
         Example: privmigrate load ExportOrderList202601.csv 有赞订单.xlsx
         """
         ws = workspace(workspace_dir)
-        result = load_summary(ws, files, source, maps, encoding, as_json).to_dict()
+        result = load_summary(ws, files, source, maps, encoding, as_json,
+                              all_or_nothing=all_or_nothing).to_dict()
         if as_json:
-            emit_json(result)
+            emit_json({**result, **({"exit_code": int(ExitCode.PARTIAL)}
+                                    if result["bad_files"] else {})})
+        elif result["bad_files"]:
+            print_bad_files(result["bad_files"])
+        if result["bad_files"]:
+            raise typer.Exit(int(ExitCode.PARTIAL))

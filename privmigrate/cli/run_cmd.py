@@ -89,7 +89,8 @@ def print_steps(result: dict) -> None:
     table.add_column("step")
     table.add_column("status")
     table.add_column("detail", overflow="fold")
-    colours = {"ok": "green", "done-earlier": "green", "failed": "red", "skipped": "yellow"}
+    colours = {"ok": "green", "done-earlier": "green", "partial": "yellow", "failed": "red",
+               "skipped": "yellow"}
     for s in result["steps"]:
         detail = s["detail"]
         if isinstance(detail, dict):
@@ -100,3 +101,7 @@ def print_steps(result: dict) -> None:
         status = Text(s["status"], style=colours.get(s["status"], "white"))
         table.add_row(Text(s["step"]), status, Text(str(detail)[:300]))
     stderr.print(table)
+    for s in result["steps"]:  # every file a step left out or skipped, one line each
+        if isinstance(s["detail"], dict):
+            for line in [*s["detail"].get("not_loaded", []), *s["detail"].get("skipped", [])]:
+                stderr.print(f"{s['step']}: {line}")

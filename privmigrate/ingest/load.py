@@ -94,6 +94,25 @@ class FileSummary:
 
 
 @dataclass
+class BadFile:
+    """A file a load could not use at all, and the one-line reason (file, row, column)."""
+
+    file: str
+    reason: str
+
+
+class FilesUnusable(InputError):
+    """No file of the load could be used (or one could not, loading all or nothing)."""
+
+    def __init__(self, bad: list[BadFile]) -> None:
+        lines = [b.reason for b in bad]
+        head = (f"{len(bad)} files cannot be loaded; nothing was written:\n"
+                if len(bad) > 1 else "")
+        super().__init__(head + "\n".join(lines))
+        self.bad = bad
+
+
+@dataclass
 class LoadedOrders:
     """The order table being written, handed in memory to scoring in the same process.
 
@@ -118,11 +137,13 @@ class LoadSummary:
     reexported: int = 0
     during_write: Any = None  # what load_files(while_writing=…) returned
     during_write_error: Exception | None = None  # … or what it raised
+    bad_files: list[BadFile] = field(default_factory=list)  # files left out (skip_bad_files)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain values (without what ran during the write)."""
-        return {f.name: [asdict(x) for x in self.files] if f.name == "files"
-                else getattr(self, f.name) for f in fields(self)
+        return {f.name: [asdict(x) for x in getattr(self, f.name)]
+                if f.name in ("files", "bad_files") else getattr(self, f.name)
+                for f in fields(self)
                 if f.name not in ("during_write", "during_write_error")}
 
     @property
@@ -138,8 +159,14 @@ def load_files(
     *,
     loaded_at: datetime | None = None,
     while_writing: Callable[[LoadedOrders], Any] | None = None,
+    skip_bad_files: bool = False,
 ) -> LoadSummary:
-    """Load ``paths`` into the workspace; InputError (nothing written) when a file is unusable.
+    """Load ``paths`` into the workspace.
+
+    A file that cannot be used at all (unreadable, no profile matches) is named with its
+    reason. By default nothing is written then (FilesUnusable names every such file, not
+    just the first); with ``skip_bad_files`` the others are loaded and the bad ones listed in
+    ``LoadSummary.bad_files`` (FilesUnusable only when no file is usable).
 
     ``while_writing`` (scoring, for `segment FILE…` and the nightly run) is called with the
     merged table in memory (``LoadedOrders``: no re-read, no re-hashing of customer ids)
@@ -152,10 +179,21 @@ def load_files(
     if not paths:
         raise InputError("no files given; name one or more export files")
     built: list[_Built] = []
+    bad: list[BadFile] = []
     progress.start("reading exports", total=len(paths))
     for path in paths:
-        built.append(_load_one(path, options, settings))
+        try:
+            built.append(_load_one(path, options, settings))
+        except InputError as exc:
+            bad.append(BadFile(str(path), exc.message))
+        except Exception as exc:  # a reader's bug must not cost the other files
+            if not skip_bad_files:
+                raise
+            bad.append(BadFile(str(path), f"{path}: cannot be read ({type(exc).__name__}: "
+                                          f"{str(exc).splitlines()[0][:200] if str(exc) else ''})"))
         progress.advance()
+    if bad and (not skip_bad_files or not built):
+        raise FilesUnusable(bad)
 
     for i, b in enumerate(built):
         b.orders["_file"] = np.int16(i)
@@ -235,6 +273,7 @@ def load_files(
         reexported=len(same_order.erp_rows),
         during_write=during,
         during_write_error=failed,
+        bad_files=bad,
     )
 
 

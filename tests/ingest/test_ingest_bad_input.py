@@ -96,12 +96,50 @@ def test_a_wrong_encoding_option(runner: CliRunner, loaded: Workspace,
                    "unknown encoding")
 
 
-def test_one_bad_file_among_good_ones_writes_nothing(
+def test_all_or_nothing_one_bad_file_among_good_ones_writes_nothing(
     runner: CliRunner, loaded: Workspace, tmp_path: Path, example_exports: dict[str, Path]
 ) -> None:
     junk = tmp_path / "junk.xlsx"
     junk.write_bytes(b"PK\x03\x04 not really a zip")
-    _fails_cleanly(runner, loaded, [str(example_exports["taobao_csv"]), str(junk)], "junk.xlsx")
+    _fails_cleanly(runner, loaded, [str(example_exports["taobao_csv"]), str(junk),
+                                    "--all-or-nothing"], "junk.xlsx")
+
+
+def test_bad_files_among_good_ones_are_each_named_and_the_rest_is_loaded(
+    runner: CliRunner, loaded: Workspace, tmp_path: Path, example_exports: dict[str, Path]
+) -> None:
+    junk = tmp_path / "junk.xlsx"
+    junk.write_bytes(b"PK\x03\x04 not really a zip")
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("列一,列二\n1,2\n", encoding="utf-8")
+    before = len(read_orders(loaded.orders_path))
+    result = runner.invoke(app, ["load", "-w", str(loaded.root), str(junk),
+                                 str(example_exports["taobao_csv"]), str(unknown)])
+    assert result.exit_code == 3, result.output
+    named = [line for line in result.stderr.splitlines() if line.startswith("Not loaded:")]
+    assert len(named) == 2 and "junk.xlsx" in named[0] and "unknown.csv" in named[1]
+    assert len(read_orders(loaded.orders_path)) > before
+    as_json = runner.invoke(app, ["load", "-w", str(loaded.root), str(junk),
+                                  str(example_exports["taobao_csv"]), "--json"])
+    assert as_json.exit_code == 3
+    payload = json.loads(as_json.stdout)
+    assert payload["exit_code"] == 3 and [b["file"] for b in payload["bad_files"]] == [str(junk)]
+
+
+def test_all_or_nothing_names_every_bad_file(
+    runner: CliRunner, loaded: Workspace, tmp_path: Path, example_exports: dict[str, Path]
+) -> None:
+    junk, empty = tmp_path / "junk.xlsx", tmp_path / "empty.csv"
+    junk.write_bytes(b"PK\x03\x04 not really a zip")
+    empty.write_bytes(b"")
+    before = _snapshot(loaded)
+    result = runner.invoke(app, ["load", "-w", str(loaded.root), str(junk),
+                                 str(example_exports["taobao_csv"]), str(empty),
+                                 "--all-or-nothing"])
+    assert result.exit_code == 1
+    assert "2 files cannot be loaded" in result.stderr
+    assert "junk.xlsx" in result.stderr and "empty.csv" in result.stderr
+    assert _snapshot(loaded) == before
 
 
 def test_unknown_source(runner: CliRunner, loaded: Workspace,

@@ -159,3 +159,43 @@ def test_scoring_during_the_load_fails_the_segment_step_not_the_load(
     assert "坏规则" in steps["segment"]["detail"]
     assert night_ws.orders_path.exists() and not night_ws.customers_path.exists()
     assert _journal(night_ws)["load"] == "ok"
+
+
+def test_a_broken_inbox_file_is_moved_aside_and_the_night_goes_on(night_ws: Workspace) -> None:
+    inbox = night_ws.inbox_dir
+    (inbox / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    (inbox / "unknown.csv").write_text("列一,列二,列三\n1,2,3\n", encoding="utf-8")
+    (inbox / "说明.txt").write_text("这些是导出的订单文件。\n", encoding="utf-8")
+    (inbox / "截图.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    result = _run(night_ws, "--date", NIGHT, "--json")
+    assert result.returncode == 3, result.stderr
+    steps = {s["step"]: s for s in json.loads(result.stdout)["steps"]}
+    assert steps["load"]["status"] == "partial"
+    assert steps["load"]["detail"]["new_orders"] > 0  # the good exports were loaded
+    assert all(steps[s]["status"] == "ok" for s in ("segment", "invite", "track", "report"))
+    not_loaded = steps["load"]["detail"]["not_loaded"]
+    assert [line.split(" ")[0] for line in not_loaded] == ["broken.xlsx", "unknown.csv"]
+    assert "no export profile matches" in not_loaded[1]
+    rejected = inbox / "rejected"
+    assert sorted(p.name for p in rejected.iterdir()) == [
+        "broken.xlsx", "broken.xlsx.reason.txt", "unknown.csv", "unknown.csv.reason.txt"]
+    assert "Excel" in (rejected / "broken.xlsx.reason.txt").read_text(encoding="utf-8")
+    assert (inbox / "说明.txt").exists() and (inbox / "截图.png").exists()
+    assert sorted(steps["load"]["detail"]["skipped"]) == [
+        "截图.png: skipped, an image or document (exports are CSV or Excel)",
+        "说明.txt: skipped, a text file without a table header"]
+    # the text output names every bad file too
+    again = _run(night_ws, "--date", "2026-11-22")
+    assert again.returncode == 0 or "rejected" not in again.stderr
+
+
+def test_a_night_where_no_inbox_file_loads_still_writes_its_report(
+    night_ws: Workspace,
+) -> None:
+    assert _run(night_ws, "--date", "2026-11-20").returncode == 0  # an earlier night
+    (night_ws.inbox_dir / "unknown.csv").write_text("列一,列二\n1,2\n", encoding="utf-8")
+    result = _run(night_ws, "--date", NIGHT)
+    assert result.returncode == 3
+    assert "unknown.csv → rejected/" in result.stderr
+    assert (night_ws.inbox_dir / "rejected" / "unknown.csv.reason.txt").exists()
+    assert _journal(night_ws)["report"] == "ok"

@@ -16,7 +16,7 @@ from typing import Any
 from privmigrate.audience import state
 from privmigrate.audience.context import SyncContext, file_path, revert_step
 from privmigrate.audience.packages import platform_spec
-from privmigrate.audience.remote import OutcomeUnknown, RemoteRefused
+from privmigrate.channels.outcomes import OutcomeUnknown, RemoteRefused
 from privmigrate.ledger import transaction
 
 TENCENT_OPERATION = {"add": "APPEND", "remove": "REDUCE"}
@@ -142,10 +142,19 @@ def _ocean_apply(ctx: SyncContext, push: dict[str, Any], step: dict[str, Any]
             ctx.definition.name, paths, description="privmigrate: past buyers",
             data_source_type=platform.data_source_type)
         return {"file_paths": paths, "data_source_id": source_id,
-                "_audience": {"remote_id": source_id, "publish_pending": 1}}
+                "_audience": {"remote_id": source_id, **_changed(audience)}}
     ctx.client.update_data_source(audience["remote_id"], OCEAN_OPERATION[step["operation"]],
                                   paths)
-    return {"file_paths": paths, "_audience": {"publish_pending": 1}}
+    return {"file_paths": paths, "_audience": _changed(audience)}
+
+
+def _changed(audience: dict[str, Any]) -> dict[str, Any]:
+    """A change applied to the data source: one more change waits for a publish.
+
+    ``publish_pending`` counts changes (a generation), so a publish can tell whether a
+    change came after it started: only the changes it saw are cleared by it.
+    """
+    return {"publish_pending": int(audience["publish_pending"] or 0) + 1}
 
 
 def _ocean_find_apply(ctx: SyncContext, push: dict[str, Any], step: dict[str, Any]
@@ -157,7 +166,7 @@ def _ocean_find_apply(ctx: SyncContext, push: dict[str, Any], step: dict[str, An
     source = ctx.client.read_data_source(audience["remote_id"])
     for log in source.get("change_logs") or []:
         if paths & set(log.get("file_paths") or []):
-            return {"file_paths": sorted(paths), "_audience": {"publish_pending": 1}}
+            return {"file_paths": sorted(paths), "_audience": _changed(audience)}
     return None
 
 
@@ -209,26 +218,32 @@ def _publish_and_push(ctx: SyncContext, custom_id: str, source: dict[str, Any]) 
     audience = ctx.audience()
     interval = timedelta(hours=ctx.settings.publish_interval_hours)
     if audience["publish_pending"]:
-        last = audience["last_publish_at"]
-        due = datetime.fromisoformat(last) + interval if last else ctx.now
         started = audience["publish_due_at"] or ""
         if started.startswith("started:"):  # a publish whose answer never came back
+            begun_at, seen = _started(started)
             published = _when(source.get("lastest_published_time")
                               or source.get("latest_published_time"))
-            begun = _when(started.removeprefix("started:"))
+            begun = _when(begun_at)
             if published and begun and published >= begun:
-                _published(ctx, started.removeprefix("started:"))
-                audience = ctx.audience()
+                _published(ctx, begun_at, seen)
+            else:  # it did not take effect: publish again when due
+                with transaction(ctx.conn):
+                    state.update_audience(ctx.conn, ctx.key, publish_due_at=None)
+            audience = ctx.audience()
+        last = audience["last_publish_at"]
+        due = datetime.fromisoformat(last) + interval if last else ctx.now
         if audience["publish_pending"] and ctx.now >= due:
+            seen = int(audience["publish_pending"])
             with transaction(ctx.conn):
                 state.update_audience(ctx.conn, ctx.key,
-                                      publish_due_at=f"started:{state.iso(ctx.now)}")
+                                      publish_due_at=f"started:{state.iso(ctx.now)}#{seen}")
             try:
                 ctx.client.publish(custom_id)
             except OutcomeUnknown:
                 return  # checked against lastest_published_time next time
-            _published(ctx, state.iso(ctx.now))
-        elif audience["publish_pending"]:
+            _published(ctx, state.iso(ctx.now), seen)
+            audience = ctx.audience()
+        if audience["publish_pending"] and ctx.now < due:
             with transaction(ctx.conn):
                 state.update_audience(ctx.conn, ctx.key, publish_due_at=state.iso(due))
     audience = ctx.audience()
@@ -243,6 +258,13 @@ def _publish_and_push(ctx: SyncContext, custom_id: str, source: dict[str, Any]) 
                                       pushed_to=json.dumps(sorted(done | set(todo))))
 
 
+def _started(marker: str) -> tuple[str, int]:
+    """``started:<time>#<generation>`` → (time, the change generation the publish saw)."""
+    body = marker.removeprefix("started:")
+    when, _, seen = body.partition("#")
+    return when, int(seen) if seen.isdigit() else 0
+
+
 def _when(value: Any) -> datetime | None:
     """A platform time (``2026-11-25 03:00:00``, ISO, or unix seconds) as a naive datetime."""
     if value in (None, "", 0):
@@ -255,9 +277,15 @@ def _when(value: Any) -> datetime | None:
         return None
 
 
-def _published(ctx: SyncContext, when: str) -> None:
+def _published(ctx: SyncContext, when: str, seen: int) -> None:
+    """A publish that began at ``when`` took effect; it covers the ``seen`` changes made
+    before it began. A change applied after it (a higher generation) stays pending and is
+    published at the next allowed time."""
+    audience = ctx.audience()
+    pending = int(audience["publish_pending"] or 0)
+    left = 0 if seen and pending <= seen else (pending if seen else 0)
     with transaction(ctx.conn):
-        state.update_audience(ctx.conn, ctx.key, last_publish_at=when, publish_pending=0,
+        state.update_audience(ctx.conn, ctx.key, last_publish_at=when, publish_pending=left,
                               publish_due_at=None)
 
 

@@ -22,8 +22,8 @@ from privmigrate.audience import state
 from privmigrate.audience.context import PushReport, SyncContext
 from privmigrate.audience.diff import AudienceDiff, apply, as_rows, diff
 from privmigrate.audience.packages import write_package
-from privmigrate.audience.remote import OutcomeUnknown, RemoteRefused, TokenError
 from privmigrate.audience.steps import POLLERS, RECONCILERS, RUNNERS, SETTLED
+from privmigrate.channels.outcomes import OutcomeUnknown, RemoteRefused, TokenError
 from privmigrate.errors import PartialFailure, RemoteError
 from privmigrate.ledger import transaction
 from privmigrate.workspace import private_dir

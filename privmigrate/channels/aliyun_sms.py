@@ -29,8 +29,8 @@ from urllib.parse import quote
 import httpx
 
 from privmigrate.channels.http import ClientOwner, TransientError, make_client
+from privmigrate.channels.outcomes import OutcomeUnknown
 from privmigrate.channels.sms import (
-    OutcomeUnknown,
     SendResult,
     SmsMessage,
     SmsSettings,
@@ -222,7 +222,9 @@ class AliyunSmsProvider(ClientOwner):
     def _signed_request(self, action: str, query: dict[str, str], form: dict[str, str] | None
                         ) -> httpx.Request:
         body = canonical_query(form).encode() if form else b""
+        query = {**query, "Format": "JSON"}  # as the SDKs ask; the answer is read as JSON
         headers = {
+            "accept": "application/json",
             "x-acs-action": action,
             "x-acs-version": API_VERSION,
             "x-acs-date": datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -243,7 +245,12 @@ class AliyunSmsProvider(ClientOwner):
 
     @staticmethod
     def _check(response: httpx.Response) -> dict[str, Any]:
-        """The parsed answer; TransientError / OutcomeUnknown for what must not be mapped."""
+        """The parsed answer; TransientError / OutcomeUnknown for what must not be mapped.
+
+        A 2xx whose body carries no readable ``Code`` (XML, empty, a proxy's page) may
+        follow an accepted send: it is an unknown outcome, never a refusal that frees the
+        rows for another send.
+        """
         try:
             body = response.json()
         except ValueError:
@@ -253,10 +260,16 @@ class AliyunSmsProvider(ClientOwner):
         code = str(body.get("Code") or "")
         status = response.status_code
         if status == 504:
-            raise OutcomeUnknown("HTTP_504", "the gateway timed out after the request was sent")
+            raise OutcomeUnknown("the gateway timed out after the request was sent",
+                                 code="HTTP_504")
         if code in TRANSIENT_CODES or (status in (500, 502, 503) and code not in
                                        PER_NUMBER_CODES and not code.startswith("isv.")):
             raise TransientError(code or f"HTTP {status}", retry_after=_retry_after(response))
+        if not code and 200 <= status < 300:
+            raise OutcomeUnknown(
+                f"HTTP {status} with no readable Code "
+                f"({response.headers.get('content-type') or 'no content type'})",
+                code="UNREADABLE_ANSWER")
         if not code:
             raise SmsStopError(
                 f"Aliyun SMS answered HTTP {status} without an error code; check "

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 
-from privmigrate.audience.remote import PUSH_AGAIN, OutcomeUnknown, RemoteRefused, TokenError
 from privmigrate.channels.http import (
     ClientOwner,
     TransientError,
@@ -27,6 +26,7 @@ from privmigrate.channels.http import (
     request_once,
     retried_or_refused,
 )
+from privmigrate.channels.outcomes import PUSH_AGAIN, OutcomeUnknown, RemoteRefused, TokenError
 
 # UNCONFIRMED codes (reference §2.6): change them here if the official 返回码 page differs.
 RATE_LIMIT_CODES = frozenset({40100, 40110, 61002, 61003})

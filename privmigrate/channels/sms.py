@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import httpx
 
 from privmigrate.channels.http import TransientError, with_retries
+from privmigrate.channels.outcomes import OutcomeUnknown
 from privmigrate.config import Section, env_secret
 from privmigrate.errors import ConfigError, RemoteError
 
@@ -81,15 +82,6 @@ class SmsStopError(RemoteError):
     def __init__(self, message: str, results: Iterable[SendResult] = ()) -> None:
         super().__init__(message)
         self.results: list[SendResult] = list(results)
-
-
-class OutcomeUnknown(Exception):
-    """The request may have reached the provider, but no usable answer came back."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 # Codes after which sending the same message later may succeed (frequency caps, windows).
@@ -159,11 +151,11 @@ def call_with_retries(send: Callable[[], T], *, provider: str, attempts: int,
             "sent; check the network and the provider's status page, then rerun"
         ) from exc
     except httpx.TimeoutException as exc:
-        raise OutcomeUnknown("TIMEOUT", f"no answer within the timeout ({type(exc).__name__})"
-                             ) from exc
+        raise OutcomeUnknown(f"no answer within the timeout ({type(exc).__name__})",
+                             code="TIMEOUT") from exc
     except httpx.TransportError as exc:
-        raise OutcomeUnknown("CONNECTION_LOST",
-                             f"connection lost after sending ({type(exc).__name__})") from exc
+        raise OutcomeUnknown(f"connection lost after sending ({type(exc).__name__})",
+                             code="CONNECTION_LOST") from exc
 
 
 def plan_calls(messages: Sequence[SmsMessage], key: Callable[[SmsMessage], Any], size: int,

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 
-from privmigrate.audience.remote import PUSH_AGAIN, OutcomeUnknown, RemoteRefused, TokenError
 from privmigrate.channels.http import (
     ClientOwner,
     TransientError,
@@ -26,6 +25,7 @@ from privmigrate.channels.http import (
     request_once,
     retried_or_refused,
 )
+from privmigrate.channels.outcomes import PUSH_AGAIN, OutcomeUnknown, RemoteRefused, TokenError
 
 RATE_LIMIT_CODES = frozenset({11008, 11016, 11017, 11018, 11019})
 SYSTEM_CODES = frozenset({10000, 10001, *range(30000, 30100)})

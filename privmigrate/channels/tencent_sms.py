@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 
 from privmigrate.channels.http import ClientOwner, TransientError, make_client
+from privmigrate.channels.outcomes import OutcomeUnknown
 from privmigrate.channels.sms import (
-    OutcomeUnknown,
     SendResult,
     SmsMessage,
     SmsSettings,
@@ -246,6 +246,7 @@ class TencentSmsProvider(ClientOwner):
     def _signed_request(self, payload: bytes) -> httpx.Request:
         timestamp = int(self._clock())
         headers = {
+            "Accept": "application/json",
             "Content-Type": CONTENT_TYPE,
             "X-TC-Action": ACTION,
             "X-TC-Version": API_VERSION,
@@ -265,10 +266,15 @@ class TencentSmsProvider(ClientOwner):
 
     @staticmethod
     def _check(response: httpx.Response) -> dict[str, Any]:
-        """The ``Response`` object; TransientError / OutcomeUnknown for what must not be mapped."""
+        """The ``Response`` object; TransientError / OutcomeUnknown for what must not be mapped.
+
+        A 2xx without a readable ``Response`` (empty, XML, a proxy's page) may follow an
+        accepted send: an unknown outcome, never a refusal that frees the rows to resend.
+        """
         status = response.status_code
         if status == 504:
-            raise OutcomeUnknown("HTTP_504", "the gateway timed out after the request was sent")
+            raise OutcomeUnknown("the gateway timed out after the request was sent",
+                                 code="HTTP_504")
         if status in (500, 502, 503):
             raise TransientError(f"HTTP {status}")
         try:
@@ -276,6 +282,11 @@ class TencentSmsProvider(ClientOwner):
         except ValueError:
             body = None
         answer = body.get("Response") if isinstance(body, dict) else None
+        if not isinstance(answer, dict) and 200 <= status < 300:
+            raise OutcomeUnknown(
+                f"HTTP {status} without a readable Response object "
+                f"({response.headers.get('content-type') or 'no content type'})",
+                code="UNREADABLE_ANSWER")
         if status != 200 or not isinstance(answer, dict):
             raise SmsStopError(
                 f"Tencent Cloud SMS answered HTTP {status} without a Response object; check "

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from privmigrate.audience.remote import TokenError
 from privmigrate.audience.run import audience_status, load_settings, push_audience
 from privmigrate.audience.settings import AudienceDef
 from privmigrate.channels.oceanengine import OceanEngineClient
+from privmigrate.channels.outcomes import TokenError
 from privmigrate.errors import ExitCode, PrivmigrateError
 from privmigrate.workspace import Workspace
 from tests.audience.world import customers, hashed, ocean_config, write_config, write_customers
@@ -209,3 +209,30 @@ def test_large_qianchuan_zip_goes_up_in_parts(ws: Workspace, fake: FakeOceanEngi
     assert fake.requests.count(("POST", "/open_api/v1.0/qianchuan/audience_file/part_upload/")) > 1
     (audience,) = fake.qc_audiences.values()
     assert audience["members"] == everyone(range(40)) and audience["data_type"] == 14
+
+
+def test_a_change_after_a_lost_publish_answer_is_published_the_next_day(
+        ws: Workspace, clock: Clock) -> None:
+    """Regression (#14): the first publish takes effect but its answer is lost; a change
+    applied before privmigrate learns that must still be published when next allowed."""
+    faults = FaultPlan()
+    faults.script("/open_api/2/dmp/custom_audience/publish/", "drop_after")
+    fake = FakeOceanEngine(faults=faults, clock=clock)
+    fake.url = fake.start()
+    try:
+        write_customers(ws, customers(list(range(40))))
+        push(ws, fake, clock, NOW)
+        source = fake.source_by_name("lapsed-oe")
+        assert source is not None and len(fake.publishes) == 1  # applied, answer lost
+        assert source["published"] == everyone(range(40))
+        write_customers(ws, customers(list(range(60))))
+        second = push(ws, fake, clock, NOW + timedelta(hours=2))
+        assert second.added == 20 and source["members"] == everyone(range(60))
+        assert second.publish_due_at == "2026-11-26T03:00:00"  # the lost publish counted
+        assert audience_status(ws, now=NOW)[0]["publish_pending"]
+        third = push(ws, fake, clock, NOW + timedelta(hours=25))
+        assert len(fake.publishes) == 2 and third.publish_due_at is None
+        assert source["published"] == everyone(range(60))
+        assert not audience_status(ws, now=NOW)[0]["publish_pending"]
+    finally:
+        fake.stop()

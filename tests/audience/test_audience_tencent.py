@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from privmigrate.audience import sync as sync_module
-from privmigrate.audience.remote import OutcomeUnknown, TokenError
 from privmigrate.audience.run import audience_status, load_settings, push_audience
+from privmigrate.channels.outcomes import OutcomeUnknown, TokenError
 from privmigrate.channels.tencent_ads import TencentAdsClient
 from privmigrate.errors import ExitCode, PartialFailure, PrivmigrateError, RemoteError
 from privmigrate.workspace import Workspace

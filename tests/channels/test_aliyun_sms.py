@@ -314,3 +314,17 @@ def test_a_separate_process_can_send_through_the_fake(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['accepted']"
     assert read_delivered(ledger) == {str(13800000000 + i): 1 for i in range(3)}
+
+
+def test_json_is_asked_for_and_an_unreadable_2xx_is_unknown(fake: FakeAliyunSms) -> None:
+    fake.pass_next()
+    fake.garble_next("xml")
+    with provider_for(fake) as client:
+        first = client.send(messages(3))
+        second = client.send(messages(1, start=5))
+    assert [r.status for r in first] == ["accepted"] * 3
+    assert fake.requests[0]["params"]["Format"] == "JSON"
+    assert fake.requests[0]["accept"] == "application/json"
+    (only,) = second
+    assert only.status == "unknown" and only.code == "UNREADABLE_ANSWER"
+    assert fake.delivered[messages(1, start=5)[0].phone] == 1

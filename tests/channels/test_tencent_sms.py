@@ -205,3 +205,12 @@ def test_factory_builds_tencent_from_config_and_env(fake: FakeTencentSms, monkey
     provider = make_sms_provider(SmsSettings.from_config({"invite": {"sms": fake.config()}}))
     assert (provider.name, provider.max_batch, provider.params_per_call) == ("tencent", 200, True)
     assert provider.send([message(0)])[0].status == "accepted"
+
+
+def test_json_is_asked_for_and_an_unreadable_2xx_is_unknown(fake: FakeTencentSms) -> None:
+    fake.garble_next("empty")
+    with provider_for(fake) as client:
+        (only,) = client.send([message(1)])
+    assert fake.requests[0]["accept"] == "application/json"
+    assert only.status == "unknown" and only.code == "UNREADABLE_ANSWER"
+    assert sum(fake.delivered.values()) == 1

@@ -6,6 +6,9 @@ Faults are queued and consumed one per request (after the signature check):
 - ``http_error_next(status)``: a bare HTTP error page (nothing delivered);
 - ``slow_next(seconds)``: deliver, then answer only after ``seconds`` (client times out);
 - ``drop_next()``: deliver (unless ``after_delivery=False``), then close without answering;
+- ``garble_next(body)``: deliver, then answer HTTP 200 with a body that is not the
+  provider's JSON (``"xml"``, ``"empty"``, ``"html"``: what a proxy or a gateway fallback
+  serves) — the outcome is unknown to the client although the messages went out;
 - ``pass_next()``: no fault for that call (so a fault can hit the second call of a send).
 Per-number outcomes: ``number_codes[phone] = code`` makes that number fail with ``code``.
 """
@@ -25,7 +28,7 @@ from typing import Any
 
 @dataclass
 class Fault:
-    kind: str  # pass | code | http | slow | drop
+    kind: str  # pass | code | http | slow | drop | garble
     code: str = ""
     message: str = ""
     status: int = 200
@@ -47,6 +50,14 @@ class Reply:
     status: int
     body: dict[str, Any] | str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+GARBLED = {
+    "xml": Reply(200, '<?xml version="1.0" encoding="UTF-8"?><Response><Code>OK</Code>'
+                      "</Response>", {"Content-Type": "text/xml;charset=utf-8"}),
+    "empty": Reply(200, "", {"Content-Type": "application/json;charset=utf-8"}),
+    "html": Reply(200, "<html><body>502 Bad Gateway (cached)</body></html>"),
+}
 
 
 def read_delivered(path: Path) -> Counter[str]:
@@ -94,6 +105,9 @@ class FakeSmsServer:
 
     def drop_next(self, *, times: int = 1, after_delivery: bool = True) -> None:
         self.faults.extend(Fault("drop", after_delivery=after_delivery) for _ in range(times))
+
+    def garble_next(self, body: str = "xml", *, times: int = 1) -> None:
+        self.faults.extend(Fault("garble", code=body) for _ in range(times))
 
     def wait_delivered(self, total: int, timeout: float = 5.0) -> int:
         """Block until ``total`` messages were accepted (a slow reply may still be in flight)."""
@@ -170,6 +184,8 @@ class FakeSmsServer:
         reply = self.process(request)
         if fault and fault.kind == "drop":
             return None
+        if fault and fault.kind == "garble":
+            return GARBLED[fault.code]
         if fault and fault.kind == "slow":
             self._closing.wait(fault.seconds)
         return reply
@@ -179,7 +195,8 @@ class FakeSmsServer:
         raise NotImplementedError
 
     def record(self, request: RawRequest, outcome: str) -> None:
-        entry = {**self.describe(request), "outcome": outcome}
+        entry = {**self.describe(request), "outcome": outcome,
+                 "accept": request.headers.get("accept", "")}
         with self._lock:
             self.requests.append(entry)
 
@@ -205,7 +222,8 @@ def _handler_for(fake: FakeSmsServer) -> type[BaseHTTPRequestHandler]:
             try:
                 self.send_response(reply.status)
                 ctype = "application/json" if isinstance(reply.body, dict) else "text/html"
-                self.send_header("Content-Type", f"{ctype};charset=utf-8")
+                if not any(n.lower() == "content-type" for n in reply.headers):
+                    self.send_header("Content-Type", f"{ctype};charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in reply.headers.items():
                     self.send_header(name, value)

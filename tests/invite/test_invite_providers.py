@@ -153,3 +153,25 @@ def test_kill_9_during_send_then_rerun_delivers_each_message_exactly_once(tmp_pa
                               env=_env(fake))
         assert json.loads(again.stdout)["send"]["attempted"] == 0
         assert set(fake.delivered.values()) == {1}
+
+
+@pytest.mark.parametrize("provider", ["aliyun", "tencent"])
+@pytest.mark.parametrize("body", ["xml", "empty", "html"])
+def test_an_unreadable_2xx_is_never_sent_again(tmp_path, provider, body):
+    """Regression (#14): a 2xx without the provider's JSON may follow an accepted send; it
+    must not put the rows back to planned, so three runs deliver each message once."""
+    with FAKES[provider]() as fake:
+        ws = _workspace(tmp_path / "ws", fake, sms=30)
+        phones = _sms_phones_after_plan(ws, fake)
+        for _ in range(3):
+            fake.garble_next(body, times=200)
+            runner.invoke(app, ["invite", "--send", "--json", "-w", str(ws)], env=_env(fake))
+        assert sorted(fake.delivered) == sorted(phones)
+        assert set(fake.delivered.values()) == {1}, "a message was delivered twice"
+        assert "planned" not in _statuses(ws)
+
+
+def _sms_phones_after_plan(ws: Path, fake) -> list[str]:
+    dry = runner.invoke(app, ["invite", "-w", str(ws)], env=_env(fake))
+    assert dry.exit_code == 0, dry.output
+    return _sms_phones(ws)

@@ -19,7 +19,7 @@ from privmigrate.ledger import transaction
 SUPPRESSION_CHANNELS = ("sms", "call", "all")
 _INVITATION_FIELDS = (
     "invitation_id", "night", "batch_id", "campaign", "customer_id", "channel", "template_id",
-    "variant", "offer", "staff_id", "state",
+    "variant", "offer", "staff_id", "state", "expires_at",
 )
 
 
@@ -53,7 +53,33 @@ def load_history(conn: sqlite3.Connection, night: date, campaign: str,
         suppressed=suppressions_frame(conn),
         converted=frozenset(r[0] for r in converted),
         held_out=frozenset(r[0] for r in held),
+        friends_held=friends_held(conn),
+        pending_adds=pending_adds(conn, night),
     )
+
+
+def friends_held(conn: sqlite3.Connection) -> dict[str, int]:
+    """Customers per staff account (WeCom userid) as track has read them back.
+
+    Every customer ever read back counts, also one who has since deleted the account (the
+    read-back keeps no deletion marker), so an account's room is never overstated.
+    """
+    if not _has_table(conn, "wecom_contacts"):
+        return {}
+    rows = conn.execute(
+        "SELECT staff, COUNT(DISTINCT external_userid) FROM wecom_contacts "
+        "WHERE staff IS NOT NULL AND staff != '' GROUP BY staff"
+    ).fetchall()
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def pending_adds(conn: sqlite3.Connection, night: date) -> dict[str, int]:
+    """wecom_add requests of earlier nights still open (neither added nor expired) per account."""
+    rows = conn.execute(
+        "SELECT staff, COUNT(*) FROM invitations WHERE channel = 'wecom_add' "
+        "AND status = 'planned' AND night < ? GROUP BY staff", (night.isoformat(),)
+    ).fetchall()
+    return {str(r[0]): int(r[1]) for r in rows}
 
 
 def stored_night(conn: sqlite3.Connection, night: date) -> dict | None:
@@ -74,8 +100,8 @@ def record_plan(conn: sqlite3.Connection, plan: NightPlan, plan_sha256: str) -> 
     with transaction(conn):
         conn.executemany(
             "INSERT OR IGNORE INTO invitations (invitation_id, night, batch_id, campaign, "
-            "customer_id, channel, template_id, variant, offer, staff, state, planned_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "customer_id, channel, template_id, variant, offer, staff, state, expires_at, "
+            "planned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(*r, s["planned_at"]) for r in rows.itertuples(index=False, name=None)],
         )
         conn.executemany(

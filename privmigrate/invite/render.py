@@ -172,7 +172,7 @@ def check_messages(full: pd.Series, template: Template, values: dict[str, pd.Ser
 
 
 def worst_case_length(template: Template, s: InviteSettings) -> int:
-    """The longest message the template can render with the configured limits."""
+    """The longest message the template can render (SMS: with the signature)."""
     offer_max = max([_offer_max(o) for o in s.offers] + [len(s.offer_fallback)])
     worst = {
         "name": max(s.name_max_chars, len(s.salutation)),
@@ -181,7 +181,8 @@ def worst_case_length(template: Template, s: InviteSettings) -> int:
         "staff": max(len(st.name) for st in s.staff),
     }
     fixed = len(_VAR_SPLIT.sub("", template.text))
-    return len(signature(s.sign_name)) + fixed + sum(worst[v] for v in template.variables)
+    head = len(signature(s.sign_name)) if template.channel == "sms" else 0
+    return head + fixed + sum(worst[v] for v in template.variables)
 
 
 def _offer_max(offer: Offer) -> int:
@@ -208,6 +209,15 @@ def check_templates(s: InviteSettings) -> None:
                 f"privmigrate.toml: template {t.id!r} can reach {worst} billed characters "
                 f"with the signature ({parts} parts; invite.max_parts = {s.max_parts}, "
                 f"at most {MAX_LENGTH}); shorten the text or lower name_max_chars / "
+                "product_max_chars"
+            )
+    for t in s.templates_for("wecom_add"):  # the 申请语 a member sends with the add request
+        worst = worst_case_length(t, s)
+        if worst > s.wecom_add.greeting_max_chars:
+            raise ConfigError(
+                f"privmigrate.toml: wecom_add template {t.id!r} (申请语) can reach {worst} "
+                f"characters; invite.wecom_add.greeting_max_chars = "
+                f"{s.wecom_add.greeting_max_chars}: shorten the text or lower name_max_chars / "
                 "product_max_chars"
             )
 

@@ -8,7 +8,7 @@ config is read: a template that cannot comply is a config error, not a runtime s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,8 +16,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from privmigrate.config import Section
 from privmigrate.errors import ConfigError
 
-CHANNELS = ("sms", "call")
+CHANNELS = ("sms", "call", "wecom_add")
 VARIABLES = ("name", "product", "offer", "staff")
+# WeCom limits a staff account's customers (reference §4.5: 5,000 at first, expandable to
+# 20,000; third-party sources, conflicting). No official daily proactive-add limit was found:
+# DEFAULT_DAILY_ADD_BUDGET is our assumption, configurable per account (UNCONFIRMED).
+DEFAULT_MAX_CUSTOMERS = 5_000
+DEFAULT_DAILY_ADD_BUDGET = 20
+REMARK_MAX_CHARS = 20  # externalcontact/remark: 备注 最多20个字符 (document/path/96317)
+REMARK_VARIABLES = ("name", "phone_tail", "segment", "last_order_date", "staff")
 UNSUBSCRIBE = "拒收请回复R"
 RFM_SEGMENTS = (
     "重要价值客户", "重要保持客户", "重要发展客户", "重要挽留客户",
@@ -68,11 +75,36 @@ class Offer:
 
 @dataclass(frozen=True)
 class Staff:
-    """A WeCom account that takes new friends (and, for calls, the agent's sheet)."""
+    """A WeCom account that takes new friends, and the agent who works it.
+
+    ``daily_capacity``: SMS/call invitees routed to the account a night (they add it);
+    ``daily_add_budget``: buyers the member adds by phone a night (wecom_add);
+    ``max_customers``: the account's customer ceiling — nothing is routed to a full account.
+    """
 
     id: str
     name: str
     daily_capacity: int
+    max_customers: int = DEFAULT_MAX_CUSTOMERS
+    daily_add_budget: int = DEFAULT_DAILY_ADD_BUDGET
+    agent: str = ""  # who works the account (several accounts may share one agent)
+
+    @property
+    def owner(self) -> str:
+        """The agent, or the account's own name when no agent is configured."""
+        return self.agent or self.name
+
+
+@dataclass(frozen=True)
+class WecomAdd:
+    """``[invite.wecom_add]``: how staff add buyers by phone (channel ``wecom_add``)."""
+
+    remark: str  # suggested 备注, from REMARK_VARIABLES, ≤ REMARK_MAX_CHARS once rendered
+    greeting_max_chars: int  # 申请语 length limit (UNCONFIRMED; configurable)
+    expire_days: int  # not added within this many days → expired
+    notify: bool  # send each member a WeCom application message with the night's count
+    agent_id: int | None  # the 自建应用 AgentId that sends it
+    sheet_url: str  # link in the text card ({night}, {staff_id} filled); "" → text message
 
 
 @dataclass(frozen=True)
@@ -105,10 +137,19 @@ class InviteSettings:
     offers: tuple[Offer, ...]
     staff: tuple[Staff, ...]
     window: Window
+    wecom_add: WecomAdd = field(default_factory=lambda: WecomAdd(
+        "{name}{phone_tail}", 50, 7, False, None, ""))
 
     @classmethod
     def from_config(cls, raw: dict[str, Any]) -> InviteSettings:
         return parse_settings(raw)
+
+    def agent_accounts(self) -> dict[str, tuple[str, ...]]:
+        """Agent → the staff ids (WeCom userids) of the accounts that agent works."""
+        out: dict[str, list[str]] = {}
+        for st in self.staff:
+            out.setdefault(st.owner, []).append(st.id)
+        return {agent: tuple(ids) for agent, ids in out.items()}
 
     def templates_for(self, channel: str) -> tuple[Template, ...]:
         return tuple(t for t in self.templates if t.channel == channel)
@@ -130,6 +171,7 @@ _KNOWN = (
     "holdout_percent", "sign_name", "salutation", "honorific_suffix",
     "product_fallback", "offer_fallback", "name_max_chars", "product_max_chars", "max_parts",
     "call_state_prefix", "unsubscribe_keywords", "templates", "offers", "staff", "window", "sms",
+    "wecom_add",
 )
 
 
@@ -146,7 +188,7 @@ def parse_settings(raw: dict[str, Any]) -> InviteSettings:
     order = tuple(_str_list(sec, "channels", ["call", "sms"]))
     for ch in order:
         if ch not in CHANNELS:
-            raise sec.fail("channels", f"has {ch!r}; use sms and/or call")
+            raise sec.fail("channels", f"has {ch!r}; use sms, call and/or wecom_add")
     budgets_sec = sec.table("budgets")
     budgets_sec.unknown_keys(CHANNELS)
     budgets = {ch: int(budgets_sec.number(ch, 1_000_000, lo=0)) for ch in CHANNELS}
@@ -181,6 +223,7 @@ def parse_settings(raw: dict[str, Any]) -> InviteSettings:
         offers=tuple(_offers(sec)),
         staff=tuple(_staff(sec)),
         window=_window(sec.table("window")),
+        wecom_add=_wecom_add(sec.table("wecom_add")),
     )
     if not re.fullmatch(r"[A-Za-z0-9]{0,5}", settings.call_state_prefix):
         raise sec.fail("call_state_prefix", "must be 0–5 letters or digits (联系我 state ≤ 30)")
@@ -226,7 +269,7 @@ def _templates(sec: Section, segments: tuple[str, ...]) -> list[Template]:
         if any(o.id == tid for o in out):
             raise t.fail("id", f"{tid!r} is used by two templates; ids must be unique")
         channel = t.choice("channel", CHANNELS, "sms")
-        code = t.get("code", str, tid if channel == "call" else "")
+        code = t.get("code", str, tid if channel != "sms" else "")
         if channel == "sms" and not code.strip():
             raise t.fail("code", "must be the provider's approved template code (e.g. SMS_1234)")
         segs = tuple(_str_list(t, "segments", list(segments)))
@@ -297,7 +340,8 @@ def _offers(sec: Section) -> list[Offer]:
 def _staff(sec: Section) -> list[Staff]:
     out: list[Staff] = []
     for s in sec.tables("staff"):
-        s.unknown_keys(("id", "name", "daily_capacity"))
+        s.unknown_keys(("id", "name", "daily_capacity", "max_customers", "daily_add_budget",
+                        "agent"))
         sid = s.get("id", str, "")
         if not sid:
             raise s.fail("id", "must be the WeCom userid of the staff account")
@@ -306,10 +350,49 @@ def _staff(sec: Section) -> list[Staff]:
             raise s.fail("name", "must be ≤ 12 characters without 【】{}[]:*?/\\")
         if any(o.id == sid or o.name == name for o in out):
             raise s.fail("id", f"{sid!r}/{name!r} is listed twice")
-        out.append(Staff(sid, name, int(s.number("daily_capacity", 100, lo=0))))
+        agent = s.get("agent", str, "").strip()
+        if any(c in agent for c in "【】{}[]:*?/\\") or len(agent) > 32:
+            raise s.fail("agent", "must be ≤ 32 characters without 【】{}[]:*?/\\")
+        out.append(Staff(
+            sid, name, int(s.number("daily_capacity", 100, lo=0)),
+            max_customers=int(s.number("max_customers", DEFAULT_MAX_CUSTOMERS, lo=0,
+                                       hi=1_000_000)),
+            daily_add_budget=int(s.number("daily_add_budget", DEFAULT_DAILY_ADD_BUDGET, lo=0,
+                                          hi=100_000)),
+            agent=agent,
+        ))
     if not out:
         out.append(Staff("default", "顾问", 100))
     return out
+
+
+def _wecom_add(sec: Section) -> WecomAdd:
+    sec.unknown_keys(("remark", "greeting_max_chars", "expire_days", "notify", "agent_id",
+                      "sheet_url"))
+    remark = sec.get("remark", str, "{name}{phone_tail}").strip()
+    names = _VAR_RE.findall(remark)
+    bad = [n for n in names if n not in REMARK_VARIABLES]
+    if bad or not remark:
+        raise sec.fail("remark", f"uses {{{bad[0] if bad else ''}}}; the variables are "
+                                 + " ".join(f"{{{v}}}" for v in REMARK_VARIABLES))
+    fixed = len(_VAR_RE.sub("", remark))
+    if fixed > REMARK_MAX_CHARS:
+        raise sec.fail("remark", f"has {fixed} fixed characters; WeCom's 备注 holds at most "
+                                 f"{REMARK_MAX_CHARS}")
+    agent_id = sec.get("agent_id", int, None)  # type: ignore[arg-type]
+    notify = sec.get("notify", bool, False)
+    if notify and agent_id is None:
+        raise sec.fail("agent_id", "must be the 自建应用 AgentId when notify = true "
+                                   "(应用管理 → the app → AgentId)")
+    url = sec.get("sheet_url", str, "").strip()
+    if url and not re.match(r"https?://", url):
+        raise sec.fail("sheet_url", "must start with http:// or https:// (WeCom text cards)")
+    return WecomAdd(
+        remark=remark,
+        greeting_max_chars=int(sec.number("greeting_max_chars", 50, lo=5, hi=200)),
+        expire_days=int(sec.number("expire_days", 7, lo=1, hi=90)),
+        notify=notify, agent_id=agent_id, sheet_url=url,
+    )
 
 
 def _parse_hhmm(sec: Section, key: str, default: str) -> time:

@@ -179,7 +179,8 @@ def test_send_without_sms_needs_no_provider_credentials(tmp_path):
     result = _invite(ws, "--send", "--json", env={"PRIVMIGRATE_NOW": "2026-11-25T10:00"})
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["by_channel"] == {"sms": 0, "call": out["invited"]} and out["invited"] > 0
+    assert out["by_channel"] == {"sms": 0, "call": out["invited"], "wecom_add": 0}
+    assert out["invited"] > 0
     assert out["send"]["attempted"] == 0
 
 

@@ -287,6 +287,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX invitations_request ON invitations (request_id);
         """,
     ),
+    (
+        "invite_0003_wecom_notices",
+        """
+        -- WeCom application messages telling a staff member tonight's wecom_add list
+        -- (invite/add_notify.py): one per (night, account), so a rerun never sends twice.
+        CREATE TABLE wecom_notices (
+            night    TEXT NOT NULL,
+            staff    TEXT NOT NULL,               -- the member's WeCom userid
+            msgtype  TEXT NOT NULL,               -- textcard | text
+            rows     INTEGER NOT NULL,            -- buyers on the member's list
+            msgid    TEXT,                        -- WeCom's msgid
+            sent_at  TEXT NOT NULL,
+            PRIMARY KEY (night, staff)
+        );
+        """,
+    ),
 ]
 
 

@@ -1,9 +1,14 @@
-"""WeCom (企业微信) server API client: access tokens, customer read-back, 获客助手 customers.
+"""WeCom (企业微信) server API client: tokens, customer read-back, 获客助手, app messages.
 
 Endpoints (developer.work.weixin.qq.com): ``gettoken`` (corpid + corpsecret → access_token,
 7200 s), ``externalcontact/get_follow_user_list``, ``externalcontact/batch/get_by_user``
 (≤100 userids, cursor pagination, limit ≤100), ``externalcontact/customer_acquisition/list_link``
-and ``…/customer`` (limit ≤1000). Every response carries ``errcode``; 0 is success.
+and ``…/customer`` (limit ≤1000), ``message/send`` (an application message to members,
+document/path/90236). Every response carries ``errcode``; 0 is success.
+
+``message/send`` is the one write. It is sent with ``enable_duplicate_check`` so that WeCom
+drops an identical message within ``duplicate_check_interval`` (≤ 4 h): a retry after a lost
+answer cannot reach the member twice.
 
 Error handling:
 - 40014 / 42001 / 40082 (invalid or expired token): drop the cached token, fetch a new one,
@@ -48,7 +53,15 @@ _HINTS = {
     60020: "this server's IP is not in the app's 企业可信IP list; add it in the admin console",
     84061: "the member has no customer relationship; check [track.wecom] staff",
     41063: "the 获客链接 does not belong to this app; check [track.wecom] link_ids",
+    40056: "the AgentId is wrong: check invite.wecom_add.agent_id (应用管理 → the app)",
+    81013: "no recipient is valid: the members must be in the app's 可见范围",
 }
+TEXTCARD_TITLE_BYTES = 128  # document/path/90236: 标题，不超过128个字节
+TEXTCARD_DESCRIPTION_BYTES = 512  # 描述，不超过512个字节
+TEXTCARD_URL_BYTES = 2048  # 点击后跳转的链接。最长2048字节
+TEXT_CONTENT_BYTES = 2048  # text 消息内容，最长不超过2048个字节
+DUPLICATE_CHECK_SECONDS = 4 * 3600  # the longest duplicate_check_interval WeCom allows
+ALL_RECIPIENTS_INVALID = 81013
 
 
 class TokenCache(Protocol):
@@ -92,8 +105,16 @@ class _TokenExpired(Exception):
     pass
 
 
+class WeComRefused(RemoteError):
+    """WeCom answered with a non-zero errcode that retrying cannot fix."""
+
+    def __init__(self, message: str, errcode: int) -> None:
+        super().__init__(message)
+        self.errcode = errcode
+
+
 class WeComClient(ClientOwner):
-    """Read-only WeCom client; ``transport``/``sleep``/``clock`` are for tests."""
+    """WeCom client; ``transport``/``sleep``/``clock`` are for tests."""
 
     def __init__(
         self,
@@ -165,6 +186,30 @@ class WeComClient(ClientOwner):
             cursor = body.get("next_cursor") or ""
             if not cursor:
                 return
+
+    def send_app_message(self, agent_id: int, touser: Sequence[str], msgtype: str,
+                         content: dict[str, Any]) -> dict[str, Any]:
+        """Send one application message (``text`` or ``textcard``); returns WeCom's answer.
+
+        The answer's ``invaliduser`` lists members WeCom could not reach ("a|b").
+        """
+        if msgtype == "textcard":
+            _check_bytes(content, "title", TEXTCARD_TITLE_BYTES)
+            _check_bytes(content, "description", TEXTCARD_DESCRIPTION_BYTES)
+            _check_bytes(content, "url", TEXTCARD_URL_BYTES)
+        elif msgtype == "text":
+            _check_bytes(content, "content", TEXT_CONTENT_BYTES)
+        else:
+            raise ValueError(f"unsupported msgtype {msgtype!r}")
+        body = {"touser": "|".join(touser), "msgtype": msgtype, "agentid": int(agent_id),
+                msgtype: content, "safe": 0, "enable_duplicate_check": 1,
+                "duplicate_check_interval": DUPLICATE_CHECK_SECONDS}
+        try:
+            return self._api("POST", "/cgi-bin/message/send", json=body)
+        except WeComRefused as exc:
+            if exc.errcode != ALL_RECIPIENTS_INVALID or len(touser) != 1:
+                raise
+            return {"errcode": exc.errcode, "invaliduser": touser[0]}  # one member: say who
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -252,7 +297,14 @@ class WeComClient(ClientOwner):
             raise TransientError(f"errcode {code}", retry_after=pause)
         hint = _HINTS.get(code, "see WeCom's global error codes (全局错误码) for what to fix")
         errmsg = str(body.get("errmsg") or "").split(",")[0][:120]
-        raise RemoteError(f"WeCom {path} refused: errcode {code} ({errmsg}); {hint}")
+        raise WeComRefused(f"WeCom {path} refused: errcode {code} ({errmsg}); {hint}", code)
+
+
+def _check_bytes(content: dict[str, Any], key: str, limit: int) -> None:
+    """WeCom truncates silently; we refuse instead, so the member never reads half a line."""
+    size = len(str(content.get(key, "")).encode())
+    if size > limit:
+        raise ValueError(f"message {key} is {size} bytes; WeCom allows {limit}")
 
 
 def _flatten_contact(item: dict[str, Any], userid: str | None) -> dict[str, Any]:

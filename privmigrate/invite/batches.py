@@ -1,7 +1,8 @@
 """A night's batch files, written from the stored plan so every rerun gives the same bytes.
 
 ``<workspace>/batches/<date>/``: sms.csv (UTF-8 with BOM, for Excel), sms.xlsx (its twin),
-calls.xlsx (one sheet per agent), manifest.json. xlsx files are made reproducible by fixing
+calls.xlsx (one sheet per agent), wecom_add.xlsx (one printable sheet per staff account),
+manifest.json. xlsx files are made reproducible by fixing
 the document timestamps and the zip entry dates to the night's midnight.
 """
 
@@ -21,12 +22,13 @@ import pyarrow.parquet as pq
 
 from privmigrate.csv_safety import neutralize_formulas
 from privmigrate.errors import InputError
+from privmigrate.invite.add_sheets import write_add_workbook
 from privmigrate.invite.calls import CALL_COLUMNS, call_sheets, sheet_name
 from privmigrate.workspace import Workspace, atomic_path, write_bytes_atomic, write_text_atomic
 
 SMS_COLUMNS = ("batch_id", "customer_id", "phone", "segment", "template_id", "variant", "offer",
                "staff", "message", "length", "parts")
-BATCH_FILES = ("sms.csv", "sms.xlsx", "calls.xlsx", "manifest.json")
+BATCH_FILES = ("sms.csv", "sms.xlsx", "calls.xlsx", "wecom_add.xlsx", "manifest.json")
 # sms.csv text cells that Excel/WPS would run as formulas get a leading ' (csv_safety). Not
 # ``message``: it is the exact text the phone shows (an SMS console may take it from this
 # file), and it always starts with 【signature】 (render checks), so it never needs it.
@@ -84,6 +86,7 @@ def write_batch(ws: Workspace, night: date, invitations: pd.DataFrame, summary: 
     if not named:
         named = {"calls": pd.DataFrame({h: [] for h, _ in CALL_COLUMNS})}
     write_xlsx(folder / "calls.xlsx", named, stamp)
+    write_add_workbook(folder / "wecom_add.xlsx", invitations, staff_order, night, stamp)
     manifest = {**summary, "files": list(BATCH_FILES)}
     write_text_atomic(folder / "manifest.json",
                       json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n")

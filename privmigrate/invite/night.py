@@ -19,7 +19,7 @@ import pandas as pd
 
 from privmigrate.config import read_config
 from privmigrate.errors import ConfigError, InputError
-from privmigrate.invite import batches, ledger_store, window
+from privmigrate.invite import batches, ledger_store, wecom_add, window
 from privmigrate.invite.plan import CUSTOMER_COLUMNS, plan_night
 from privmigrate.invite.send import send_night
 from privmigrate.invite.settings import InviteSettings
@@ -56,7 +56,8 @@ def read_customers(ws: Workspace) -> pd.DataFrame:
 def run_invite(ws: Workspace, night: date, *, now: datetime, limit: int | None = None,
                dry_run: bool = False, send: bool = False, resend_unknown: bool = False,
                progress: Progress = NULL_PROGRESS, provider: SmsProvider | None = None,
-               clock: Callable[[], datetime] | None = None) -> dict[str, Any]:
+               clock: Callable[[], datetime] | None = None,
+               wecom_transport: Any = None) -> dict[str, Any]:
     """Plan (or reuse the plan of) ``night``, write its batch files, optionally send.
 
     Returns a JSON-able summary: the plan summary, ``reused`` (the plan existed), ``files``,
@@ -72,6 +73,7 @@ def run_invite(ws: Workspace, night: date, *, now: datetime, limit: int | None =
     if send and not dry_run:
         window.check_window(now, settings.window, night)
     with open_ledger(ws.state_db) as conn:
+        moved = wecom_add.reconcile(conn, now) if not dry_run else None
         stored = ledger_store.stored_night(conn, night)
         if stored is not None:
             plan = batches.read_plan(ws, night, stored["plan_sha256"])
@@ -87,6 +89,8 @@ def run_invite(ws: Workspace, night: date, *, now: datetime, limit: int | None =
                 ledger_store.record_plan(conn, planned, sha)
             progress.finish()
         out: dict[str, Any] = {**summary, "reused": stored is not None, "dry_run": dry_run}
+        if moved is not None:
+            out["wecom_add_moved"] = moved  # earlier nights' adds: accepted / expired now
         if dry_run:
             out["files"] = []
             return out
@@ -100,8 +104,26 @@ def run_invite(ws: Workspace, night: date, *, now: datetime, limit: int | None =
                                 clock or (lambda: window.resolve_now(None, tz)),
                                 resend_unknown=resend_unknown, progress=progress)
             out["send"] = report.as_dict()
+            if settings.wecom_add.notify and (plan["channel"] == "wecom_add").any():
+                out["notify"] = _notify(conn, raw, settings, night, plan, now, wecom_transport)
         out["status"] = ledger_store.night_counts(conn, night)
     return out
+
+
+def _notify(conn: Any, raw: dict[str, Any], settings: InviteSettings, night: date,
+            plan: pd.DataFrame, now: datetime, transport: Any) -> dict[str, Any]:
+    """The members' WeCom messages (credentials and client knobs as for `track --from-api`)."""
+    from privmigrate.channels.wecom import WeComClient
+    from privmigrate.config import env_secret
+    from privmigrate.invite.add_notify import notify_members
+    from privmigrate.track.settings import CORP_ID_ENV, SECRET_ENV, track_settings
+    from privmigrate.track.store import LedgerTokenCache
+
+    corp_id = env_secret(CORP_ID_ENV, "invite --send with invite.wecom_add.notify")
+    secret = env_secret(SECRET_ENV, "invite --send with invite.wecom_add.notify")
+    with WeComClient(corp_id, secret, settings=track_settings(raw).wecom,
+                     cache=LedgerTokenCache(conn), transport=transport) as client:
+        return notify_members(conn, client, settings, night, plan, now)
 
 
 def _provider(raw: dict[str, Any]) -> SmsProvider:

@@ -10,12 +10,14 @@ remark mobile): see :func:`reconcile`.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+import sqlite3
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 
 from privmigrate.invite.render import display_names, surnames
 from privmigrate.invite.settings import REMARK_MAX_CHARS
+from privmigrate.ledger import transaction
 
 _VAR = re.compile(r"\{([a-z_]+)\}")
 
@@ -62,3 +64,48 @@ def _sub(text: pd.Series, var: str, values: pd.Series) -> pd.Series:
     tail = parts.str[1].fillna("")
     has = text.str.contains("{" + var + "}", regex=False)
     return head.str.cat(values.fillna("")).str.cat(tail).where(has, text)
+
+
+def reconcile(conn: sqlite3.Connection, now: datetime) -> dict[str, int]:
+    """Move open wecom_add invitations on: accepted when the add was seen, else expired.
+
+    *Seen* is track's conversion of the buyer (one rule for every channel: a 联系我 state or
+    the remark mobile the member typed matched the buyer; ``batch/get_by_user`` or the
+    admin-console export), added on or after the invitation's night, by ``expires_at`` and not
+    after ``now`` (the as-of: nothing is dated after it). A buyer added through another account
+    still counts — they are in the private domain — and the adding account is noted.
+    Not seen by ``expires_at`` (and ``expires_at`` before ``now``) → expired: attempted, not
+    converted. Call inside no transaction; this takes its own. Returns the counts moved.
+    """
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
+    if not _has_table(conn, "conversions"):
+        accepted = 0
+    else:
+        with transaction(conn):
+            accepted = conn.execute(
+                """UPDATE invitations SET status = 'accepted', provider = 'wecom',
+                       outcome_at = seen.added_at, sent_at = coalesce(sent_at, planned_at),
+                       outcome_note = CASE WHEN seen.staff != invitations.staff
+                                           THEN 'added_by:' || seen.staff END
+                   FROM (SELECT customer_id, min(added_at) AS added_at, staff
+                         FROM conversions WHERE customer_id IS NOT NULL AND added_at <= ?
+                         GROUP BY customer_id) AS seen
+                   WHERE invitations.channel = 'wecom_add' AND invitations.status = 'planned'
+                     AND seen.customer_id = invitations.customer_id
+                     AND seen.added_at >= invitations.night
+                     AND seen.added_at <= invitations.expires_at""",
+                (stamp,),
+            ).rowcount
+    with transaction(conn):
+        expired = conn.execute(
+            "UPDATE invitations SET status = 'expired', outcome_at = expires_at, "
+            "sent_at = coalesce(sent_at, planned_at) "
+            "WHERE channel = 'wecom_add' AND status = 'planned' AND expires_at < ?",
+            (stamp,),
+        ).rowcount
+    return {"accepted": int(accepted), "expired": int(expired)}
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (name,)).fetchone() is not None

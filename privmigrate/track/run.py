@@ -17,6 +17,7 @@ import pandas as pd
 from privmigrate.clock import shanghai_now
 from privmigrate.config import env_secret, read_config
 from privmigrate.errors import InputError
+from privmigrate.invite.wecom_add import reconcile as reconcile_adds
 from privmigrate.ledger import open_ledger, transaction
 from privmigrate.progress import NULL_PROGRESS, Progress
 from privmigrate.track import store
@@ -88,6 +89,8 @@ def run_track(
             with transaction(conn):
                 new_contacts = store.record_contacts(conn, contacts, now)
                 store.apply_plan(conn, plan, now)
+            if store.table_exists(conn, "invitations"):  # staff adds seen, or out of time
+                summary["wecom_add"] = reconcile_adds(conn, now)
             conversions = store.read_conversions(conn)
     summary.update(_counts(result, plan, contacts, new_contacts, conversions))
     lift = lift_report(invitations, holdouts, conversions, settings.lift_dimensions,

@@ -1,4 +1,4 @@
-"""A fake WeCom server API on 127.0.0.1: gettoken, customer read-back, 获客助手 customers.
+"""A fake WeCom server API on 127.0.0.1: gettoken, customer read-back, 获客助手, message/send.
 
 It follows the documented JSON shapes (developer.work.weixin.qq.com 96316, 42923, 97297) and
 checks credentials and tokens the way WeCom does: a wrong corpid → 40013, wrong secret →
@@ -7,7 +7,13 @@ checks credentials and tokens the way WeCom does: a wrong corpid → 40013, wron
 Faults are queued per path (or for any path with ``"*"``) and consumed one per request:
 ``errcode`` (e.g. -1 busy, 45009 frequency limit, 60011 no permission), ``http`` (a 5xx page),
 ``expire`` (expire every token now, so the request fails with 42001), ``slow`` (answer after
-``seconds``), ``drop`` (close the connection without answering).
+``seconds``), ``drop`` (close the connection without answering), ``lost`` (handle the
+request, then close without answering — the write happened but the client cannot know).
+
+``message/send`` (document/path/90236) checks the AgentId (40056), the recipients (unknown
+members come back in ``invaliduser``; none valid → 81013) and the required fields, and
+honours ``enable_duplicate_check``: an identical body within the interval is accepted but not
+delivered again. ``delivered`` holds (userid, msgtype, content) per message a member got.
 
     with FakeWeCom(members={"s1": [...]}) as fake:
         monkeypatch.setenv(*fake.env())
@@ -65,7 +71,8 @@ def _offset(cursor: str) -> int:
 class FakeWeCom:
     def __init__(self, relationships: list[Relationship] | None = None, *,
                  token_lifetime: int = 7200, follow_users: list[str] | None = None,
-                 link_state_in_follow_info: bool = True) -> None:
+                 link_state_in_follow_info: bool = True, agent_ids: tuple[int, ...] = (1000002,),
+                 members: tuple[str, ...] | None = None) -> None:
         self.relationships = list(relationships or [])
         self.token_lifetime = token_lifetime
         self.explicit_follow_users = follow_users
@@ -76,6 +83,10 @@ class FakeWeCom:
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.calls: list[tuple[str, dict[str, Any]]] = []  # (path, body or query) in order
         self.token_issued = 0
+        self.agent_ids = agent_ids
+        self.members = members  # None: every userid seen in relationships, plus any "u*"
+        self.delivered: list[tuple[str, str, dict[str, Any]]] = []
+        self._recent: dict[str, float] = {}  # body digest → when it was last accepted
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -145,7 +156,8 @@ class FakeWeCom:
             queue = self.faults.get(path) or (self.faults.get("*") if path != "/cgi-bin/gettoken"
                                               else None)
             fault = queue.popleft() if queue else None
-        if fault is not None:
+        lost = fault is not None and fault.kind == "lost"
+        if fault is not None and not lost:
             if fault.kind == "drop":
                 h.close_connection = True
                 h.connection.close()
@@ -171,9 +183,16 @@ class FakeWeCom:
             "/cgi-bin/externalcontact/customer_acquisition/customer": self._acq_customer,
         }
         route = routes.get(path)
+        if path == "/cgi-bin/message/send":
+            route = self._message_send
         if route is None:
             return self._send(h, 404, "not found")
-        return self._send(h, 200, route(body))
+        answer = route(body)
+        if lost:
+            h.close_connection = True
+            h.connection.close()
+            return None
+        return self._send(h, 200, answer)
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, payload: dict[str, Any] | str) -> None:
         data = (json.dumps(payload, ensure_ascii=False) if isinstance(payload, dict)
@@ -230,6 +249,40 @@ class FakeWeCom:
                              "oper_userid": r.external_userid,
                              **({"state": r.state} if self._shows_state(r) else {})}}
             for r in page]}
+
+    def _is_member(self, userid: str) -> bool:
+        if self.members is not None:
+            return userid in self.members
+        return userid in {r.userid for r in self.relationships} or userid.startswith("u")
+
+    def _message_send(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("agentid") not in self.agent_ids:
+            return {"errcode": 40056, "errmsg": "invalid agentid"}
+        msgtype = body.get("msgtype")
+        content = body.get(str(msgtype)) or {}
+        required = {"text": ("content",), "textcard": ("title", "description", "url")}
+        if msgtype not in required:
+            return {"errcode": 40008, "errmsg": "invalid message type"}
+        if any(not content.get(k) for k in required[str(msgtype)]):
+            return {"errcode": 40058, "errmsg": "invalid parameter: a required field is empty"}
+        users = [u for u in str(body.get("touser") or "").split("|") if u]
+        valid = [u for u in users if self._is_member(u)]
+        invalid = [u for u in users if not self._is_member(u)]
+        if not valid:
+            return {"errcode": 81013, "errmsg": "user & party & tag all invalid"}
+        msgid = secrets.token_hex(8)
+        digest = json.dumps(body, sort_keys=True, ensure_ascii=False)
+        now = time.monotonic()
+        interval = float(body.get("duplicate_check_interval") or 1800)
+        with self._lock:
+            seen = self._recent.get(digest)
+            duplicate = bool(body.get("enable_duplicate_check")) and seen is not None \
+                and now - seen < interval
+            if not duplicate:
+                self._recent[digest] = now
+                self.delivered.extend((u, str(msgtype), dict(content)) for u in valid)
+        return {"errcode": 0, "errmsg": "ok", "invaliduser": "|".join(invalid),
+                "invalidparty": "", "invalidtag": "", "unlicenseduser": "", "msgid": msgid}
 
     def _shows_state(self, r: Relationship) -> bool:
         return bool(r.state) and (self.link_state_in_follow_info or not r.link_id)

@@ -105,6 +105,7 @@ class WecomAdd:
     notify: bool  # send each member a WeCom application message with the night's count
     agent_id: int | None  # the 自建应用 AgentId that sends it
     sheet_url: str  # link in the text card ({night}, {staff_id} filled); "" → text message
+    benchmark_add_rate: float | None = None  # the 客服绩效 sheet's target add rate (0–1)
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ class InviteSettings:
     staff: tuple[Staff, ...]
     window: Window
     wecom_add: WecomAdd = field(default_factory=lambda: WecomAdd(
-        "{name}{phone_tail}", 50, 7, False, None, ""))
+        "{name}{phone_tail}", 50, 7, False, None, "", None))
 
     @classmethod
     def from_config(cls, raw: dict[str, Any]) -> InviteSettings:
@@ -368,7 +369,7 @@ def _staff(sec: Section) -> list[Staff]:
 
 def _wecom_add(sec: Section) -> WecomAdd:
     sec.unknown_keys(("remark", "greeting_max_chars", "expire_days", "notify", "agent_id",
-                      "sheet_url"))
+                      "sheet_url", "benchmark_add_rate"))
     remark = sec.get("remark", str, "{name}{phone_tail}").strip()
     names = _VAR_RE.findall(remark)
     bad = [n for n in names if n not in REMARK_VARIABLES]
@@ -392,6 +393,8 @@ def _wecom_add(sec: Section) -> WecomAdd:
         greeting_max_chars=int(sec.number("greeting_max_chars", 50, lo=5, hi=200)),
         expire_days=int(sec.number("expire_days", 7, lo=1, hi=90)),
         notify=notify, agent_id=agent_id, sheet_url=url,
+        benchmark_add_rate=None if sec.get("benchmark_add_rate", (int, float), None) is None
+        else sec.number("benchmark_add_rate", 0.0, lo=0, hi=1),
     )
 
 

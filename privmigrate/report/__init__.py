@@ -1,4 +1,4 @@
-"""The morning Excel workbook: 概览, 分层, 邀约, 人群包, 数据质量, 明细.
+"""The morning Excel workbook: 概览, 分层, 邀约, 人群包, 数据质量, 客服绩效, 明细.
 
 ``write_report`` is the library entry (the CLI and the nightly pipeline call it). It gathers
 the figures (``data``), writes the summary sheets with openpyxl (``sheets``), the customer
@@ -35,7 +35,7 @@ def write_report(ws: Workspace, output: Path | None = None, lang: str = "zh",
     """
     from openpyxl import Workbook
 
-    from privmigrate.report import detail, sheets
+    from privmigrate.report import detail, scorecard, sheets
     from privmigrate.report.data import gather
     from privmigrate.report.excel import print_setup
     from privmigrate.report.labels import labels
@@ -53,6 +53,9 @@ def write_report(ws: Workspace, output: Path | None = None, lang: str = "zh",
         sheet = wb.create_sheet(t[key])
         print_setup(sheet)
         write(sheet, data, t)
+    sheet = wb.create_sheet(scorecard.sheet_name(lang))
+    print_setup(sheet)
+    staff = scorecard.write(sheet, ws, data.as_of, lang)
     parts: list[detail.DetailSheet] = []
     kinds: list[str] = []
     if data.customers is not None:
@@ -82,7 +85,7 @@ def write_report(ws: Workspace, output: Path | None = None, lang: str = "zh",
         "as_of": as_of.isoformat(), "sheets": names,
         "customers": 0 if data.customers is None else data.customers.num_rows,
         "detail_sheets": len(parts), "invited": data.invited, "converted": data.converted,
-        "lift": data.lift.value, "lift_method": data.lift.method,
+        "lift": data.lift.value, "lift_method": data.lift.method, "staff": staff,
     }
 
 

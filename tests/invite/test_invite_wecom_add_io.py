@@ -181,3 +181,52 @@ def test_friends_held_counts_distinct_customers_per_account(tmp_path):
                          [(*r, r[2], r[2]) for r in rows])
         conn.commit()
         assert ledger_store.friends_held(conn) == {"u_mei": 2, "u_lin": 1}
+
+
+def test_a_night_end_to_end_sheet_message_then_adds_seen_by_track(tmp_path, monkeypatch):
+    """invite --send plans the adds, writes the sheet and messages the members; track's
+    read-back of the members' customers (batch/get_by_user, over a socket) accepts them."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from privmigrate.cli import app
+    from privmigrate.track.run import run_track
+    from privmigrate.workspace import Workspace
+    from tests.fakes.wecom import Relationship
+
+    runner = CliRunner()
+    with FakeWeCom(members=("u_mei", "u_lin")) as fake:
+        for key, value in fake.env().items():
+            monkeypatch.setenv(key, value)
+        raw = add_config(staff=STAFF, channels=("wecom_add",),
+                         wecom_add={"notify": True, "agent_id": 1000002})
+        raw["track"] = {"wecom": {"base_url": fake.base_url, "rate_limit_pause_seconds": 0}}
+        ws = w.workspace(tmp_path / "ws", raw, w.customers(300))
+        day1 = {"PRIVMIGRATE_NOW": "2026-11-25T10:00"}
+        result = runner.invoke(app, ["invite", "-w", str(ws), "--send", "--json"], env=day1)
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        assert out["by_channel"]["wecom_add"] == 10 and out["notify"]["sent"] == 2
+        assert (ws / "batches" / "2026-11-25" / "wecom_add.xlsx").exists()
+        assert sorted(d[0] for d in fake.delivered) == ["u_lin", "u_mei"]
+        assert "13800000" not in result.stdout  # phones never reach the terminal
+        again = runner.invoke(app, ["invite", "-w", str(ws), "--send", "--json"], env=day1)
+        assert json.loads(again.stdout)["notify"]["already_sent"] == 2 and len(fake.delivered) == 2
+        # next day two members added three of their buyers by phone (add_way 2, remark mobile)
+        plan = pd.read_parquet(ws / "data" / "invite_plans" / "2026-11-25.parquet")
+        added = plan.head(3)
+        fake.relationships = [
+            Relationship(f"wm{i}", r.staff_id, 1795744800, remark_mobiles=[r.phone], add_way=2)
+            for i, r in enumerate(added.itertuples())]  # 2026-11-27 10:00 CST
+        summary = run_track(Workspace.at(ws), from_api=True, now=datetime(2026, 11, 27, 12),
+                            sleep=lambda s: None)
+        assert summary["wecom_add"] == {"accepted": 3, "expired": 0}
+        # a week later the rest have expired: attempted, not converted
+        later = run_track(Workspace.at(ws), from_api=True, now=datetime(2026, 12, 3, 8),
+                          sleep=lambda s: None)
+        assert later["wecom_add"] == {"accepted": 0, "expired": 7}
+    with open_ledger(ws / "state.db") as conn:
+        status = dict(conn.execute("SELECT customer_id, status FROM invitations").fetchall())
+    assert {status[c] for c in added["customer_id"]} == {"accepted"}
+    assert sum(v == "expired" for v in status.values()) == 7

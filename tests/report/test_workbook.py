@@ -21,8 +21,9 @@ from privmigrate.workspace import Workspace
 from tests.report.fixtures import EVIL, build_workspace
 
 AS_OF = date(2026, 11, 20)
-ZH_SHEETS = ["概览", "分层", "邀约", "人群包", "数据质量", "明细"]
-EN_SHEETS = ["Overview", "Segments", "Invitations", "Audiences", "Data quality", "Customers"]
+ZH_SHEETS = ["概览", "分层", "邀约", "人群包", "数据质量", "客服绩效", "明细"]
+EN_SHEETS = ["Overview", "Segments", "Invitations", "Audiences", "Data quality", "Staff scorecard",
+             "Customers"]
 FULL_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 

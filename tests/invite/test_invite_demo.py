@@ -39,7 +39,7 @@ def test_demo_produces_a_nights_batch(tmp_path, example_exports):
     assert out["invited"] > 0
     folder = ws / "batches" / "2026-11-25"
     assert {p.name for p in folder.iterdir()} == {"sms.csv", "sms.xlsx", "calls.xlsx",
-                                                  "manifest.json"}
+                                                  "wecom_add.xlsx", "manifest.json"}
     lines = (folder / "sms.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(lines) == 1 + out["by_channel"]["sms"]
     assert all("拒收请回复R" in line and "****" not in line for line in lines[1:])
@@ -47,4 +47,7 @@ def test_demo_produces_a_nights_batch(tmp_path, example_exports):
 
     calls = load_workbook(folder / "calls.xlsx")
     assert sum(ws.max_row - 1 for ws in calls.worksheets) == out["by_channel"]["call"]
+    adds = load_workbook(folder / "wecom_add.xlsx")
+    # the example exports are small: the calls take every eligible buyer, no adds are left
+    assert out["by_channel"]["wecom_add"] == 0 and adds.sheetnames == ["加好友"]
     assert json.loads((folder / "manifest.json").read_text())["invited"] == out["invited"]

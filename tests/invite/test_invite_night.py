@@ -86,7 +86,7 @@ def test_batch_files_and_ledger(ws):
     out = run_invite(ws, NIGHT, now=PLAN_AT)
     folder = ws.batches_dir / "2026-11-25"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["sms.csv", "sms.xlsx", "calls.xlsx", "manifest.json"])
+        ["sms.csv", "sms.xlsx", "calls.xlsx", "wecom_add.xlsx", "manifest.json"])
     raw = (folder / "sms.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     sms = _sms_csv(ws)

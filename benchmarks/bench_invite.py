@@ -1,6 +1,9 @@
 """Plan one night for N synthetic customers and print how long each part takes.
 
-    /tmp/venv/bin/python benchmarks/bench_invite.py [N]   (default 2,000,000)
+    .venv/bin/python benchmarks/bench_invite.py [N] [ACCOUNTS]
+        (default 2,000,000 customers; ACCOUNTS > 0 replaces the sample's two staff accounts
+         with that many — an SCRM brand runs 一两千个号 — each partly full, so every channel
+         is paced per account: daily capacity, daily add budget and room)
 """
 
 from __future__ import annotations
@@ -42,7 +45,20 @@ def customers(n: int) -> pd.DataFrame:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000_000
-    settings = InviteSettings.from_config(tomllib.loads(SAMPLE.read_text(encoding="utf-8")))
+    accounts = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    raw = tomllib.loads(SAMPLE.read_text(encoding="utf-8"))
+    held: dict[str, int] = {}
+    if accounts:
+        rng = np.random.default_rng(3)
+        raw["invite"]["staff"] = [
+            {"id": f"acct{i:05d}", "name": f"顾问{i:05d}", "daily_capacity": 40,
+             "daily_add_budget": 20, "max_customers": 5000} for i in range(accounts)]
+        raw["invite"]["daily_limit"] = 100 * accounts
+        raw["invite"]["budgets"] = {"call": 5 * accounts, "wecom_add": 20 * accounts,
+                                    "sms": 60 * accounts}
+        held = {f"acct{i:05d}": int(v) for i, v in
+                enumerate(rng.integers(2000, 5100, accounts))}  # some accounts are full
+    settings = InviteSettings.from_config(raw)
     t0 = time.perf_counter()
     frame = customers(n)
     t1 = time.perf_counter()
@@ -50,13 +66,16 @@ def main() -> None:
     t2 = time.perf_counter()
     history = History(recently_invited=frozenset(frame["customer_id"].iloc[: n // 10]),
                       suppressed=pd.DataFrame({"phone": frame["phone"].iloc[:: 50],
-                                               "channel": "all"}, dtype="string"))
+                                               "channel": "all"}, dtype="string"),
+                      friends_held=held)
     plan = plan_night(frame, settings, history, date(2026, 11, 25), datetime(2026, 11, 25, 2))
     t3 = time.perf_counter()
     print(f"customers: {n:,} (built in {t1 - t0:.1f} s)")
     print(f"holdout/variant hashes alone: {t2 - t1:.2f} s")
     print(f"plan_night (eligibility, ranking, caps, rendering): {t3 - t2:.2f} s "
-          f"→ {plan.summary['invited']:,} invitations, {plan.summary['holdout']:,} held out")
+          f"→ {plan.summary['invited']:,} invitations {plan.summary['by_channel']}, "
+          f"{plan.summary['holdout']:,} held out, {len(settings.staff):,} accounts "
+          f"({len(plan.summary['full_accounts']):,} full)")
 
 
 if __name__ == "__main__":

@@ -113,8 +113,9 @@ def _print(s: dict) -> None:
         "reused the stored plan" if s["reused"] else "planned")
     stderr.print(f"invite {s['night']} ({s['campaign']}): {head}")
     ch = s["by_channel"]
-    stderr.print(f"  invitations: {s['invited']} (sms {ch['sms']}, call {ch['call']}); "
-                 f"holdout tonight: {s['holdout']}; SMS parts billed: {s['sms_parts']}")
+    stderr.print(f"  invitations: {s['invited']} (sms {ch['sms']}, call {ch['call']}, "
+                 f"wecom_add {ch.get('wecom_add', 0)}); holdout tonight: {s['holdout']}; "
+                 f"SMS parts billed: {s['sms_parts']}")
     skipped = {k: v for k, v in s["skipped"].items() if v}
     if skipped:
         stderr.print("  not invited: " + ", ".join(f"{k} {v}" for k, v in skipped.items()))
@@ -122,6 +123,16 @@ def _print(s: dict) -> None:
         stderr.print(f"  template {tid} ({t['channel']}, variant {t['variant']}): {t['count']}")
     if s["staff"]:
         stderr.print("  staff: " + ", ".join(f"{k} {v}" for k, v in s["staff"].items()))
+    for name in s.get("full_accounts", []):
+        a = s["accounts"][name]
+        tonight = a["room"] - a["room_left"]
+        stderr.print(f"  account {name} ({a['staff_id']}) is full: {a['friends_held']} friends "
+                     f"+ {a['pending_adds']} open adds + {tonight} tonight = max_customers "
+                     f"{a['max_customers']}; raise it (WeCom expands to 20,000) or add an account")
+    moved = s.get("wecom_add_moved")
+    if moved and any(moved.values()):
+        stderr.print(f"  earlier adds by phone: {moved['accepted']} seen (accepted), "
+                     f"{moved['expired']} expired")
     if s["files"]:
         names = ", ".join(Path(f).name for f in s["files"])
         stderr.print(f"  wrote {Path(s['files'][0]).parent}/ ({names})")
@@ -134,6 +145,12 @@ def _print(s: dict) -> None:
                          "'unknown'")
         if sent["stopped"]:
             stderr.print(f"  stopped: {sent['stopped']} ({sent['left_planned']} still planned)")
+    notify = s.get("notify")
+    if notify:
+        stderr.print(f"  WeCom messages to staff: {notify['sent']} sent, "
+                     f"{notify['already_sent']} sent before")
+        for line in notify["warnings"]:
+            stderr.print(f"  warning: {line}")
     status = s.get("status")
     if status:
         stderr.print("  ledger: " + "; ".join(

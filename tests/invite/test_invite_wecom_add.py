@@ -214,3 +214,19 @@ def test_property_never_over_budget_or_room(accounts, order, budgets, daily_limi
 
 
 _FRAME = w.customers(400)
+
+
+def test_cli_names_a_full_account(tmp_path):
+    from typer.testing import CliRunner
+
+    from privmigrate.cli import app
+
+    staff = [{"id": "a", "name": "甲", "daily_capacity": 30, "max_customers": 3},
+             {"id": "b", "name": "乙", "daily_capacity": 30}]
+    ws = w.workspace(tmp_path / "ws", add_config(staff=staff), w.customers(300))
+    result = CliRunner().invoke(app, ["invite", "-w", str(ws)],
+                                env={"PRIVMIGRATE_NOW": "2026-11-25T02:00"})
+    assert result.exit_code == 0, result.output
+    assert "account 甲 (a) is full: 0 friends + 0 open adds + 3 tonight = max_customers 3" \
+        in result.output
+    assert "乙 (b) is full" not in result.output

@@ -3,7 +3,8 @@
 A CSV has no cell types, so a spreadsheet opening it evaluates any cell starting with
 ``= + - @`` (and tab/CR, which some versions skip before looking). Such text gets a leading
 ``'`` — what OWASP recommends and what Excel itself stores for a typed apostrophe. Only text
-is touched: a negative amount stored as a number stays a number. xlsx needs none of this
+is touched, and text that is only a number (``-12.50``, ``+8613800000001``) is a value, not a
+formula: a phone or an amount is never changed. xlsx needs none of this
 (cells are typed; the writers store such text as text, the report also sets quotePrefix),
 so it is for CSV files only.
 """
@@ -15,6 +16,9 @@ from collections.abc import Iterable
 import pandas as pd
 
 FORMULA_START = r"[=+\-@\t\r]"  # pandas .str.match anchors at the start
+# A cell that is only a number (a signed amount, a +86 phone, 1,234.50) is a value to Excel,
+# never a formula: it is left exactly as it is, so no phone or amount is ever mangled.
+PLAIN_NUMBER = r"[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?%?"
 QUOTE = "'"
 
 
@@ -48,6 +52,9 @@ def neutralize_series(values: pd.Series) -> pd.Series:
     except AttributeError:  # an object column holding no text (all numbers, say)
         return values
     mask = hits.to_numpy(dtype=bool, na_value=False)
+    if mask.any():
+        numbers = text.str.fullmatch(PLAIN_NUMBER, na=False)
+        mask = mask & ~numbers.to_numpy(dtype=bool, na_value=False)
     if not mask.any():
         return values
     out = text.copy()

@@ -267,6 +267,10 @@ def sync(ctx: SyncContext, target: np.ndarray, *, poll: bool = True) -> PushRepo
         report.publish_due_at = due
         report.notes.append(f"publish scheduled for {due} (Ocean Engine allows one publish "
                             "per audience per 24 h); the next push or run publishes it")
+    elif audience["publish_pending"] and due:
+        report.notes.append(f"a publish sent at {due.removeprefix('started:').split('#')[0]} "
+                            "got no answer; the next push reads the audience's last publish "
+                            "time and publishes again if it did not take effect")
     if report.status != "failed" and report.processing == "processing":
         report.status = "processing"
     if report.status == "failed":

@@ -25,28 +25,41 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 
-from privmigrate.channels.http import ClientOwner, TransientError, make_client
+from privmigrate.channels.http import (
+    ClientOwner,
+    TransientError,
+    make_client,
+    retried_or_refused,
+)
 from privmigrate.channels.outcomes import OutcomeUnknown
 from privmigrate.channels.sms import (
     SendResult,
+    SentLookup,
+    SentStatus,
     SmsMessage,
     SmsSettings,
     SmsStopError,
     call_ref,
     call_with_retries,
+    not_found,
     plan_calls,
     redact_phones,
     result,
     unknown_results,
+    unknown_statuses,
 )
+from privmigrate.errors import RemoteError
 
 API_VERSION = "2017-05-25"
 ALGORITHM = "ACS3-HMAC-SHA256"
 MAX_BATCH = 100  # SendBatchSms PhoneNumberJson limit
 OUT_ID_LIMIT = 256
+QUERY_PAGE = 50  # QuerySendDetails PageSize maximum
+BEIJING = ZoneInfo("Asia/Shanghai")  # SendDate is the day in Beijing time
 
 TRANSIENT_CODES = frozenset({
     "Throttling", "Throttling.User", "Throttling.Api", "Throttling.Concurrent",
@@ -162,12 +175,82 @@ class AliyunSmsProvider(ClientOwner):
             raise
         return [done[i] for i in range(len(messages))]
 
+    def look_up(self, lookups: Sequence[SentLookup], now: datetime) -> list[SentStatus]:
+        """QuerySendDetails per number and send date (Beijing), matched on OutId.
+
+        Aliyun lists a message from its submission on (SendStatus 1 等待回执, 2 发送失败,
+        3 发送成功), so one missing ``listing_grace`` after its send was never received.
+        """
+        groups: dict[tuple[str, str], list[SentLookup]] = {}
+        for lookup in lookups:
+            day = lookup.sent_at.astimezone(BEIJING).strftime("%Y%m%d")
+            groups.setdefault((lookup.phone, day), []).append(lookup)
+        out: list[SentStatus] = []
+        for (phone, day), wanted in groups.items():
+            try:
+                records = self._send_details(phone, day)
+            except (RemoteError, OutcomeUnknown) as exc:
+                out += unknown_statuses(wanted, f"QUERY_FAILED {type(exc).__name__}")
+                continue
+            out += self._match(wanted, records, now)
+        return out
+
+    def _match(self, wanted: list[SentLookup], records: list[dict[str, Any]], now: datetime
+               ) -> list[SentStatus]:
+        pool: dict[str, list[dict[str, Any]]] = {}
+        for record in records:
+            pool.setdefault(str(record.get("OutId") or ""), []).append(record)
+        out = []
+        for lookup in wanted:
+            found = pool.get(lookup.request_id[: OUT_ID_LIMIT - 1]) or []
+            if not found:
+                out.append(not_found(lookup, now, self.settings.listing_grace))
+                continue
+            record = found.pop(0)
+            status = {3: "delivered", 2: "undelivered"}.get(_int(record.get("SendStatus")),
+                                                            "accepted")
+            out.append(SentStatus(lookup.message_id, status,  # type: ignore[arg-type]
+                                  str(record.get("ErrCode") or "")[:64], None,
+                                  str(record.get("ReceiveDate") or "") or None))
+        return out
+
+    def _send_details(self, phone: str, day: str) -> list[dict[str, Any]]:
+        """Every QuerySendDetails record of ``phone`` on ``day`` (pages of 50)."""
+        records: list[dict[str, Any]] = []
+        for page in range(1, 41):  # ≤ 2,000 messages to one number in a day
+            body = self._read("QuerySendDetails", {
+                "PhoneNumber": phone, "SendDate": day, "PageSize": str(QUERY_PAGE),
+                "CurrentPage": str(page)})
+            if body.get("Code") != "OK":
+                raise RemoteError(f"Aliyun QuerySendDetails: {body.get('Code')} "
+                                  f"{redact_phones(str(body.get('Message') or ''))!r}")
+            dtos = body.get("SmsSendDetailDTOs") or {}
+            items = dtos.get("SmsSendDetailDTO") if isinstance(dtos, dict) else dtos
+            items = [i for i in (items or []) if isinstance(i, dict)]
+            records += items
+            if len(items) < QUERY_PAGE or len(records) >= _int(body.get("TotalCount")):
+                break
+        return records
+
+    def _read(self, action: str, query: dict[str, str]) -> dict[str, Any]:
+        """A query: safe to repeat, so timeouts and dropped connections are retried too."""
+        def attempt() -> dict[str, Any]:
+            try:
+                return self._check(self._client.send(self._signed_request(action, query, None)))
+            except (OutcomeUnknown, httpx.TransportError) as exc:
+                raise TransientError(f"{action}: {type(exc).__name__}") from exc
+
+        return retried_or_refused(attempt, f"Aliyun {action}",
+                                  attempts=self.settings.max_attempts,
+                                  hint="the outcomes stay unknown until the next run",
+                                  sleep=self._sleep)
+
     def _send_call(self, call: list[SmsMessage], indices: list[int],
                    done: dict[int, SendResult]) -> None:
         if len(call) == 1:
             done[indices[0]] = self._send_single(call[0])
             return
-        query = {"TemplateCode": call[0].template_code, "OutId": call_ref(call, OUT_ID_LIMIT)}
+        query = {"TemplateCode": call[0].template_code, "OutId": _out_id(call)}
         form = {
             "PhoneNumberJson": json.dumps([m.phone for m in call]),
             "SignNameJson": json.dumps([m.sign_name for m in call], ensure_ascii=False),
@@ -196,7 +279,7 @@ class AliyunSmsProvider(ClientOwner):
             "PhoneNumbers": message.phone,
             "SignName": message.sign_name,
             "TemplateCode": message.template_code,
-            "OutId": message.message_id[: OUT_ID_LIMIT - 1],
+            "OutId": _out_id([message]),
         }
         if message.params:
             query["TemplateParam"] = _template_param(message.params)
@@ -285,6 +368,22 @@ class AliyunSmsProvider(ClientOwner):
             f"{message.sign_name}): {code} {redact_phones(detail)!r}; {hint}. Nothing after "
             "this call was sent; rerun once fixed"
         )
+
+
+def _out_id(call: Sequence[SmsMessage]) -> str:
+    """Our request id when the call has one (it is what QuerySendDetails is matched on)."""
+    ids = {m.request_id for m in call}
+    if len(ids) == 1 and call[0].request_id:
+        return call[0].request_id[: OUT_ID_LIMIT - 1]
+    return call_ref(call, OUT_ID_LIMIT) if len(call) > 1 else call[0].message_id[
+        : OUT_ID_LIMIT - 1]
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -11,8 +11,10 @@ this machine, are retried. See docs/sms-providers.md.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar
 
 import httpx
@@ -30,6 +32,11 @@ DEFAULT_BASE_URLS = {
     "tencent": "https://sms.tencentcloudapi.com",
 }
 DEFAULT_REGIONS = {"aliyun": "cn-hangzhou", "tencent": "ap-guangzhou"}
+# Aliyun lists a message in QuerySendDetails when it is submitted (SendStatus 1, 等待回执);
+# Tencent's PullSmsSendStatusByPhoneNumber lists it only once the carrier's receipt came
+# back, so its absence means "never received" only after receipts have had time to arrive.
+# UNCONFIRMED delays (docs/sms-providers.md): set invite.sms.listing_minutes to change them.
+DEFAULT_LISTING_MINUTES = {"aliyun": 10.0, "tencent": 120.0}
 ALIYUN_KEY_ID_ENV = "PRIVMIGRATE_ALIYUN_ACCESS_KEY_ID"
 ALIYUN_KEY_SECRET_ENV = "PRIVMIGRATE_ALIYUN_ACCESS_KEY_SECRET"
 TENCENT_SECRET_ID_ENV = "PRIVMIGRATE_TENCENTCLOUD_SECRET_ID"
@@ -42,11 +49,40 @@ Status = Literal["accepted", "failed", "unknown"]
 class SmsMessage:
     """One text to one number, rendered from a provider-approved template."""
 
-    message_id: str  # the ledger's invitation id; sent as OutId / SessionContext for tracing
+    message_id: str  # the ledger's invitation id
     phone: str  # 11-digit mainland mobile
     sign_name: str  # 签名 without 【】
     template_code: str  # provider-approved template code / TemplateId
     params: dict[str, str]  # template variables, ordered as the template uses them
+    request_id: str = ""  # ours, recorded before the call; sent as OutId / SessionContext
+
+
+@dataclass(frozen=True)
+class SentLookup:
+    """One message whose outcome is unknown, to be looked up at the provider."""
+
+    message_id: str
+    phone: str
+    request_id: str  # the OutId / SessionContext it was sent with
+    sent_at: datetime  # when the request left (timezone-aware)
+
+
+LookupStatus = Literal["accepted", "delivered", "undelivered", "not_received", "unknown"]
+
+
+@dataclass(frozen=True)
+class SentStatus:
+    """What the provider's records say about one looked-up message.
+
+    ``not_received``: the provider has no record of it although it would by now, so it can
+    be sent again; ``unknown``: the records cannot tell yet (or could not be read).
+    """
+
+    message_id: str
+    status: LookupStatus
+    code: str  # receipt code (DELIVERED, DELIVRD, an error code) or why it is unknown
+    provider_ref: str | None = None  # BizId / SerialNo when the record has one
+    receipt_at: str | None = None  # when the receipt says it reached (or failed to) the phone
 
 
 @dataclass(frozen=True)
@@ -68,6 +104,27 @@ class SmsProvider(Protocol):
     max_batch: int  # numbers per provider call: 100 Aliyun SendBatchSms, 200 Tencent SendSms
 
     def send(self, messages: Sequence[SmsMessage]) -> list[SendResult]: ...
+
+    def look_up(self, lookups: Sequence[SentLookup], now: datetime) -> list[SentStatus]:
+        """One status per lookup (any order), from the provider's query API."""
+        ...
+
+
+def not_found(lookup: SentLookup, now: datetime, grace: timedelta) -> SentStatus:
+    """A message the provider's records do not hold: not received once ``grace`` has passed
+    since it was sent (the records would hold it by then), unknown before."""
+    if now - lookup.sent_at >= grace:
+        return SentStatus(lookup.message_id, "not_received", "NOT_FOUND")
+    return SentStatus(lookup.message_id, "unknown", "NOT_YET_LISTED")
+
+
+def unknown_statuses(lookups: Sequence[SentLookup], code: str) -> list[SentStatus]:
+    return [SentStatus(lookup.message_id, "unknown", code) for lookup in lookups]
+
+
+def new_request_id() -> str:
+    """Our id of one provider call: unique, short, free of personal data."""
+    return "pm" + uuid.uuid4().hex
 
 
 class SmsStopError(RemoteError):
@@ -123,8 +180,8 @@ def result(message: SmsMessage, status: Status, code: str, detail: str = "",
 
 
 def unknown_results(messages: Sequence[SmsMessage], exc: OutcomeUnknown) -> list[SendResult]:
-    detail = (f"{exc.detail}; the provider may have sent it: do not resend before the "
-              "delivery receipts say it failed")
+    detail = (f"{exc.detail}; the provider may have sent it: it is looked up by its "
+              "request id before anything is sent again")
     return [result(m, "unknown", exc.code, detail) for m in messages]
 
 
@@ -195,16 +252,25 @@ class SmsSettings:
     sdk_app_id: str | None = None  # Tencent SmsSdkAppId
     timeout: float = 10.0  # seconds per request
     max_attempts: int = 4  # tries per call for transient failures
+    # How long after a send the provider's records must list it before its absence means
+    # "never received" (0: the provider's default, DEFAULT_LISTING_MINUTES).
+    listing_minutes: float = 0.0
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url or DEFAULT_BASE_URLS.get(self.provider, "")
         self.region = self.region or DEFAULT_REGIONS.get(self.provider, "")
+        self.listing_minutes = self.listing_minutes or DEFAULT_LISTING_MINUTES.get(
+            self.provider, 60.0)
+
+    @property
+    def listing_grace(self) -> timedelta:
+        return timedelta(minutes=self.listing_minutes)
 
     @classmethod
     def from_config(cls, raw: dict[str, Any]) -> SmsSettings:
         section = Section.of(raw, "invite.sms")
         section.unknown_keys(["provider", "endpoint", "base_url", "region", "sdk_app_id",
-                              "timeout_seconds", "max_attempts"])
+                              "timeout_seconds", "max_attempts", "listing_minutes"])
         provider = section.choice("provider", PROVIDERS, "aliyun")
         if "endpoint" in section.data and "base_url" in section.data:
             raise section.fail("endpoint", "and base_url say the same thing; keep one")
@@ -224,6 +290,8 @@ class SmsSettings:
             sdk_app_id=sdk_app_id,
             timeout=section.number("timeout_seconds", 10.0, lo=0.1, hi=300),
             max_attempts=int(section.number("max_attempts", 4, lo=1, hi=10)),
+            listing_minutes=section.number("listing_minutes",
+                                           DEFAULT_LISTING_MINUTES[provider], lo=1, hi=72 * 60),
         )
 
 

@@ -18,20 +18,30 @@ from typing import Any
 
 import httpx
 
-from privmigrate.channels.http import ClientOwner, TransientError, make_client
+from privmigrate.channels.http import (
+    ClientOwner,
+    TransientError,
+    make_client,
+    retried_or_refused,
+)
 from privmigrate.channels.outcomes import OutcomeUnknown
 from privmigrate.channels.sms import (
     SendResult,
+    SentLookup,
+    SentStatus,
     SmsMessage,
     SmsSettings,
     SmsStopError,
     call_ref,
     call_with_retries,
+    not_found,
     plan_calls,
     redact_phones,
     result,
     unknown_results,
+    unknown_statuses,
 )
+from privmigrate.errors import RemoteError
 
 SERVICE = "sms"
 ACTION = "SendSms"
@@ -39,6 +49,8 @@ API_VERSION = "2021-01-11"
 ALGORITHM = "TC3-HMAC-SHA256"
 MAX_BATCH = 200  # PhoneNumberSet limit
 SESSION_CONTEXT_LIMIT = 512
+PULL_BY_PHONE = "PullSmsSendStatusByPhoneNumber"
+PULL_LIMIT = 100  # Limit maximum of the Pull* calls
 CONTENT_TYPE = "application/json; charset=utf-8"
 SIGNED_HEADERS = ("content-type", "host", "x-tc-action")
 
@@ -184,7 +196,7 @@ class TencentSmsProvider(ClientOwner):
             "TemplateId": first.template_code,
             "SignName": first.sign_name,
             "TemplateParamSet": list(first.params.values()),
-            "SessionContext": call_ref(call, SESSION_CONTEXT_LIMIT),
+            "SessionContext": _session_context(call),
         }
         try:
             response = self._call(body)
@@ -197,6 +209,76 @@ class TencentSmsProvider(ClientOwner):
                                 str(error.get("Message") or ""))
             return
         self._map_statuses(call, indices, done, response.get("SendStatusSet") or [])
+
+    def look_up(self, lookups: Sequence[SentLookup], now: datetime) -> list[SentStatus]:
+        """PullSmsSendStatusByPhoneNumber per number, matched on SessionContext.
+
+        Tencent lists a message there once its carrier receipt came back (ReportStatus
+        SUCCESS / FAIL), so one missing ``listing_grace`` after its send is taken as never
+        received; before that its outcome stays unknown.
+        """
+        by_phone: dict[str, list[SentLookup]] = {}
+        for lookup in lookups:
+            by_phone.setdefault(lookup.phone, []).append(lookup)
+        out: list[SentStatus] = []
+        for phone, wanted in by_phone.items():
+            begin = int(min(w.sent_at for w in wanted).timestamp()) - 60
+            end = int(now.timestamp()) + 60
+            try:
+                records = self._receipts(phone, begin, end)
+            except (RemoteError, OutcomeUnknown) as exc:
+                out += unknown_statuses(wanted, f"QUERY_FAILED {type(exc).__name__}")
+                continue
+            pool: dict[str, list[dict[str, Any]]] = {}
+            for record in records:
+                pool.setdefault(str(record.get("SessionContext") or ""), []).append(record)
+            for lookup in wanted:
+                found = pool.get(lookup.request_id[: SESSION_CONTEXT_LIMIT - 1]) or []
+                if not found:
+                    out.append(not_found(lookup, now, self.settings.listing_grace))
+                    continue
+                record = found.pop(0)
+                delivered = str(record.get("ReportStatus")).upper() == "SUCCESS"
+                received = record.get("UserReceiveTime")
+                out.append(SentStatus(
+                    lookup.message_id, "delivered" if delivered else "undelivered",
+                    str(record.get("Description") or record.get("ReportStatus") or "")[:64],
+                    str(record.get("SerialNo") or "") or None,
+                    datetime.fromtimestamp(int(received), UTC).isoformat()
+                    if str(received or "").isdigit() else None))
+        return out
+
+    def _receipts(self, phone: str, begin: int, end: int) -> list[dict[str, Any]]:
+        """Every receipt of ``phone`` between ``begin`` and ``end`` (pages of 100)."""
+        records: list[dict[str, Any]] = []
+        for offset in range(0, 20 * PULL_LIMIT, PULL_LIMIT):
+            answer = self._read(PULL_BY_PHONE, {
+                "BeginTime": begin, "EndTime": end, "Offset": offset, "Limit": PULL_LIMIT,
+                "PhoneNumber": f"+86{phone}", "SmsSdkAppId": self.settings.sdk_app_id})
+            error = answer.get("Error")
+            if isinstance(error, dict):
+                raise RemoteError(f"Tencent Cloud {PULL_BY_PHONE}: {error.get('Code')} "
+                                  f"{redact_phones(str(error.get('Message') or ''))!r}")
+            items = [i for i in answer.get("PullSmsSendStatusSet") or [] if isinstance(i, dict)]
+            records += items
+            if len(items) < PULL_LIMIT:
+                break
+        return records
+
+    def _read(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A query: safe to repeat, so timeouts and dropped connections are retried too."""
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+        def attempt() -> dict[str, Any]:
+            try:
+                return self._check(self._client.send(self._signed_request(payload, action)))
+            except (OutcomeUnknown, httpx.TransportError) as exc:
+                raise TransientError(f"{action}: {type(exc).__name__}") from exc
+
+        return retried_or_refused(attempt, f"Tencent Cloud {action}",
+                                  attempts=self.settings.max_attempts,
+                                  hint="the outcomes stay unknown until the next run",
+                                  sleep=self._sleep)
 
     def _request_error(self, call: list[SmsMessage], indices: list[int],
                        done: dict[int, SendResult], code: str, detail: str) -> None:
@@ -243,12 +325,12 @@ class TencentSmsProvider(ClientOwner):
         return call_with_retries(attempt, provider="Tencent Cloud",
                                  attempts=self.settings.max_attempts, sleep=self._sleep)
 
-    def _signed_request(self, payload: bytes) -> httpx.Request:
+    def _signed_request(self, payload: bytes, action: str = ACTION) -> httpx.Request:
         timestamp = int(self._clock())
         headers = {
             "Accept": "application/json",
             "Content-Type": CONTENT_TYPE,
-            "X-TC-Action": ACTION,
+            "X-TC-Action": action,
             "X-TC-Version": API_VERSION,
             "X-TC-Timestamp": str(timestamp),
             "X-TC-Region": self.settings.region,
@@ -307,6 +389,13 @@ class TencentSmsProvider(ClientOwner):
             f"{message.sign_name}): {code} {redact_phones(detail)!r}; {hint}. Nothing after "
             "this call was sent; rerun once fixed"
         )
+
+
+def _session_context(call: Sequence[SmsMessage]) -> str:
+    """Our request id when the call has one (receipts echo it back as SessionContext)."""
+    if len({m.request_id for m in call}) == 1 and call[0].request_id:
+        return call[0].request_id[: SESSION_CONTEXT_LIMIT - 1]
+    return call_ref(call, SESSION_CONTEXT_LIMIT)
 
 
 def _mainland(phone: str) -> str:

@@ -45,8 +45,8 @@ def register(app: typer.Typer) -> None:
         ),
         resend_unknown: bool = typer.Option(
             False, "--resend-unknown",
-            help="Also send invitations whose outcome is unknown. Only after the provider's "
-                 "receipts show they were not delivered.",
+            help="Also send invitations whose outcome is still unknown after looking them "
+                 "up in the provider's records (its console may show what it cannot answer).",
         ),
         workspace_dir: Path | None = WorkspaceOption,
         as_json: bool = JsonOption,
@@ -102,9 +102,9 @@ def _partial_note(s: dict) -> str:
     if sent["stopped"]:
         parts.append(f"sending stopped: {sent['stopped']}")
     if unknown:
-        parts.append(f"{unknown} messages have an unknown outcome: check the provider's "
-                     "delivery receipts for their invitation ids, then rerun with "
-                     "--resend-unknown only if they were not delivered")
+        parts.append(f"{unknown} messages have an unknown outcome the provider's records "
+                     "cannot settle yet: the next --send looks them up again; if the console's "
+                     "send records show they were not sent, rerun with --resend-unknown")
     return "Partial: " + "; ".join(parts)
 
 
@@ -140,6 +140,9 @@ def _print(s: dict) -> None:
     if sent:
         stderr.print(f"  sent: accepted {sent['accepted']}, failed {sent['failed']}, unknown "
                      f"{sent['unknown']}, newly suppressed {sent['suppressed']}")
+        if sent.get("looked_up"):
+            stderr.print("  looked up in the provider's records: " + ", ".join(
+                f"{k} {v}" for k, v in sorted(sent["looked_up"].items())))
         if sent["recovered_unknown"]:
             stderr.print(f"  {sent['recovered_unknown']} messages of an interrupted run are now "
                          "'unknown'")

@@ -139,13 +139,57 @@ def sms_to_send(conn: sqlite3.Connection, night: date, resend_unknown: bool) -> 
     return [r[0] for r in rows]
 
 
-def mark_sending(conn: sqlite3.Connection, ids: Sequence[str], provider: str) -> None:
-    """Committed before the provider call, so a kill during the call is never resent."""
+def mark_sending(conn: sqlite3.Connection, ids: Sequence[str], provider: str,
+                 request_id: str, when: datetime) -> None:
+    """Committed just before the request leaves, with the request id it carries (OutId /
+    SessionContext): a kill at any point after this is looked up by that id, and one before
+    the request left is found unsent there."""
+    stamp = when.isoformat(timespec="seconds")
     with transaction(conn):
         conn.executemany(
-            "UPDATE invitations SET status = 'sending', provider = ? WHERE invitation_id = ?",
-            [(provider, i) for i in ids],
+            "UPDATE invitations SET status = 'sending', provider = ?, request_id = ?, "
+            "sent_at = ? WHERE invitation_id = ?",
+            [(provider, request_id, stamp, i) for i in ids],
         )
+
+
+def unknown_to_look_up(conn: sqlite3.Connection, night: date) -> list[tuple[str, str, str]]:
+    """(invitation_id, request_id, sent_at) of the night's SMS whose outcome is unknown and
+    that carry a request id (rows sent before request ids existed cannot be looked up)."""
+    return [tuple(r) for r in conn.execute(
+        "SELECT invitation_id, request_id, sent_at FROM invitations WHERE night = ? "
+        "AND channel = 'sms' AND status = 'unknown' AND request_id IS NOT NULL "
+        "AND sent_at IS NOT NULL ORDER BY invitation_id", (night.isoformat(),))]
+
+
+def record_looked_up(conn: sqlite3.Connection, statuses: Iterable, when: datetime
+                     ) -> dict[str, int]:
+    """Apply what the provider's records say about unknown rows, in one transaction.
+
+    accepted / delivered / undelivered: the provider took it (never sent again);
+    not_received: back to planned, so the send that follows sends it; unknown: unchanged.
+    Only rows still ``unknown`` change. Returns {status: rows changed}.
+    """
+    counts: dict[str, int] = {}
+    stamp = when.isoformat(timespec="seconds")
+    with transaction(conn):
+        for s in statuses:
+            if s.status == "unknown":
+                continue
+            if s.status == "not_received":
+                cur = conn.execute(
+                    "UPDATE invitations SET status = 'planned', provider_code = 'not_received' "
+                    "WHERE invitation_id = ? AND status = 'unknown'", (s.message_id,))
+            else:
+                receipt = s.status in ("delivered", "undelivered")
+                cur = conn.execute(
+                    "UPDATE invitations SET status = ?, provider_code = 'looked_up', "
+                    "provider_ref = COALESCE(?, provider_ref), receipt_code = ?, "
+                    "delivered_at = ? WHERE invitation_id = ? AND status = 'unknown'",
+                    (s.status, s.provider_ref, s.code if receipt else None,
+                     (s.receipt_at or stamp) if receipt else None, s.message_id))
+            counts[s.status] = counts.get(s.status, 0) + cur.rowcount
+    return counts
 
 
 def mark_suppressed(conn: sqlite3.Connection, ids: Sequence[str]) -> None:

@@ -155,7 +155,7 @@ def test_timeout_after_sending_is_unknown_and_never_resent(fake: FakeAliyunSms) 
     assert time.monotonic() - started < 2.5
     assert {r.status for r in results} == {"unknown"}
     assert {r.code for r in results} == {"TIMEOUT"}
-    assert "do not resend" in results[0].detail
+    assert "looked up by its request id" in results[0].detail
     assert fake.wait_delivered(3) == 3
     assert len(fake.requests) == 1  # not retried
     assert all(fake.delivered[m.phone] == 1 for m in messages(3))  # …and it did go out

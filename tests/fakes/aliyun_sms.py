@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
+from zoneinfo import ZoneInfo
 
 from tests.fakes.sms_server import FakeSmsServer, RawRequest, Reply
 
@@ -69,9 +70,9 @@ class FakeAliyunSms(FakeSmsServer):
             body["HostId"] = "dysmsapi.aliyuncs.com"
         return Reply(status, body)
 
-    def _ok(self, phones: list[str]) -> Reply:
+    def _ok(self, phones: list[str], params: dict[str, str]) -> Reply:
         biz_id = f"{int(self.clock() * 1000) % 10**12}^{len(self.requests)}"
-        self.deliver(phones, biz_id)
+        self.deliver(phones, biz_id, params.get("OutId", ""), params.get("TemplateCode", ""))
         return Reply(200, {"RequestId": self.request_id(), "Code": "OK", "Message": "OK",
                            "BizId": biz_id})
 
@@ -145,6 +146,8 @@ class FakeAliyunSms(FakeSmsServer):
             return self._send_sms(request, params)
         if action == "SendBatchSms":
             return self._send_batch(request, params)
+        if action == "QuerySendDetails":
+            return self._query_send_details(request, params)
         return self._refuse(request, "InvalidAction.NotFound", "Specified api is not found.", 404)
 
     def _refuse(self, request: RawRequest, code: str, message: str, status: int = 200) -> Reply:
@@ -183,7 +186,7 @@ class FakeAliyunSms(FakeSmsServer):
             if code:
                 return self._refuse(request, code, _MESSAGES.get(code, code))
         self.record(request, "OK")
-        return self._ok([_MOBILE_RE.sub(r"\1", p) for p in phones])
+        return self._ok([_MOBILE_RE.sub(r"\1", p) for p in phones], params)
 
     def _send_batch(self, request: RawRequest, params: dict[str, str]) -> Reply:
         try:
@@ -204,8 +207,50 @@ class FakeAliyunSms(FakeSmsServer):
             code = next(iter(bad.values()))
             return self._refuse(request, code, _MESSAGES.get(code, code))
         self.record(request, "OK")
-        return self._ok([_MOBILE_RE.sub(r"\1", p) for p in phones if p not in bad])
+        return self._ok([_MOBILE_RE.sub(r"\1", p) for p in phones if p not in bad], params)
 
+
+    def _query_send_details(self, request: RawRequest, params: dict[str, str]) -> Reply:
+        """QuerySendDetails: one number's messages of one day (Beijing), newest first, in
+        pages of ≤ 50; SendStatus 1 等待回执, 2 发送失败, 3 发送成功; ``OutId`` echoed."""
+        phone, day = params.get("PhoneNumber", ""), params.get("SendDate", "")
+        try:
+            size, page = int(params.get("PageSize", "")), int(params.get("CurrentPage", ""))
+        except ValueError:
+            return self._refuse(request, "isv.INVALID_PARAMETERS", "PageSize/CurrentPage")
+        if not _MOBILE_RE.match(phone) or not re.fullmatch(r"\d{8}", day):
+            return self._refuse(request, "isv.INVALID_PARAMETERS", "PhoneNumber/SendDate")
+        if not 1 <= size <= 50 or page < 1:
+            return self._refuse(request, "isv.INVALID_PARAMETERS", "PageSize must be 1-50")
+        mainland = _MOBILE_RE.sub(r"\1", phone)
+        matched = [r for r in self.sent if r["phone"] == mainland
+                   and _beijing(r["at"]).strftime("%Y%m%d") == day
+                   and (not params.get("BizId") or r["ref"] == params["BizId"])]
+        matched.sort(key=lambda r: r["at"], reverse=True)
+        items = []
+        for record in matched[(page - 1) * size : page * size]:
+            receipt = self.receipt(record)
+            item = {"PhoneNum": mainland, "TemplateCode": record["template"],
+                    "Content": "【测试】…", "OutId": record["out_id"],
+                    "SendDate": _beijing(record["at"]).strftime("%Y-%m-%d %H:%M:%S"),
+                    "SendStatus": 1, "ErrCode": "", "ReceiveDate": ""}
+            if receipt is not None:
+                reached, at = receipt
+                item.update(SendStatus=3 if reached else 2,
+                            ErrCode="DELIVERED" if reached else "MK:0001",
+                            ReceiveDate=_beijing(at).strftime("%Y-%m-%d %H:%M:%S"))
+            items.append(item)
+        self.record(request, "OK")
+        return Reply(200, {"RequestId": self.request_id(), "Code": "OK", "Message": "OK",
+                           "TotalCount": len(matched),
+                           "SmsSendDetailDTOs": {"SmsSendDetailDTO": items}})
+
+
+def _beijing(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, BEIJING)
+
+
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 _MESSAGES = {
     "isv.MOBILE_NUMBER_ILLEGAL": "非法手机号",

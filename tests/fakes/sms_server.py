@@ -11,6 +11,11 @@ Faults are queued and consumed one per request (after the signature check):
   serves) — the outcome is unknown to the client although the messages went out;
 - ``pass_next()``: no fault for that call (so a fault can hit the second call of a send).
 Per-number outcomes: ``number_codes[phone] = code`` makes that number fail with ``code``.
+
+Every accepted message is kept in ``sent`` (phone, provider id, OutId / SessionContext,
+send time by ``record_clock``, template) so the providers' query APIs can answer from it;
+``undeliverable`` holds numbers whose carrier receipt says the message never reached them,
+``receipt_delay`` is how long (by ``record_clock``) a receipt takes to come back.
 """
 
 from __future__ import annotations
@@ -60,6 +65,13 @@ GARBLED = {
 }
 
 
+def read_sent(path: Path) -> list[dict[str, Any]]:
+    """The accepted-message records of a delivery file (written by ``deliver``)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def read_delivered(path: Path) -> Counter[str]:
     """phone → accepted count recorded in a delivery file (any process, any fake instance)."""
     counts: Counter[str] = Counter()
@@ -82,6 +94,11 @@ class FakeSmsServer:
         self.requests: list[dict[str, Any]] = []  # every authenticated call, in order
         self.rejected_auth: list[str] = []  # error codes of calls refused at the signature check
         self.number_codes: dict[str, str] = {}
+        self.sent: list[dict[str, Any]] = (read_sent(self.ledger_path) if self.ledger_path
+                                           else [])
+        self.undeliverable: set[str] = set()
+        self.receipt_delay = 0.0
+        self.record_clock: Any = time.time
         self.faults: deque[Fault] = deque()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -140,14 +157,24 @@ class FakeSmsServer:
             self._thread.join(timeout=5)
 
     # -- used by subclasses ---------------------------------------------------------------
-    def deliver(self, phones: list[str], ref: str) -> None:
+    def deliver(self, phones: list[str], ref: str, out_id: str = "", template: str = ""
+                ) -> None:
         with self._lock:
             self.delivered.update(phones)
+            at = float(self.record_clock())
+            records = [{"provider": self.provider, "phone": phone, "ref": ref,
+                        "out_id": out_id, "at": at, "template": template} for phone in phones]
+            self.sent.extend(records)
             if self.ledger_path is not None:
                 with self.ledger_path.open("a") as fh:
-                    for phone in phones:
-                        fh.write(json.dumps({"provider": self.provider, "phone": phone,
-                                             "ref": ref}) + "\n")
+                    for record in records:
+                        fh.write(json.dumps(record) + "\n")
+
+    def receipt(self, record: dict[str, Any]) -> tuple[bool, float] | None:
+        """(reached the phone?, receipt time) once the carrier answered, else None."""
+        if float(self.record_clock()) < record["at"] + self.receipt_delay:
+            return None
+        return record["phone"] not in self.undeliverable, record["at"] + self.receipt_delay
 
     @staticmethod
     def request_id() -> str:

@@ -126,7 +126,10 @@ class FakeTencentSms(FakeSmsServer):
         return self.error_reply(code, message)
 
     def process(self, request: RawRequest) -> Reply:
-        if request.headers.get("x-tc-action") != "SendSms":
+        action = request.headers.get("x-tc-action")
+        if action in ("PullSmsSendStatusByPhoneNumber", "PullSmsSendStatus"):
+            return self._pull(request, action)
+        if action != "SendSms":
             return self._refuse(request, "InvalidAction", "The action is not supported.")
         if request.headers.get("x-tc-version") != "2021-01-11":
             return self._refuse(request, "NoSuchVersion", "The API version does not exist.")
@@ -151,6 +154,39 @@ class FakeTencentSms(FakeSmsServer):
                                                           for p in phones],
                                         "RequestId": self.request_id()}})
 
+    def _pull(self, request: RawRequest, action: str) -> Reply:
+        """Receipts (回执) of delivered messages, as the Pull* calls return them: only messages
+        whose carrier receipt came back. PullSmsSendStatusByPhoneNumber: one number, a
+        BeginTime–EndTime window (unix seconds), Offset/Limit ≤ 100; PullSmsSendStatus: the
+        receipts not pulled before (each is handed out once), Limit ≤ 100."""
+        body = self._body(request)
+        if str(body.get("SmsSdkAppId")) != self.sdk_app_id:
+            return self._refuse(request, "InvalidParameterValue.SdkAppIdNotExist",
+                                "SdkAppId不存在")
+        limit = body.get("Limit")
+        if not isinstance(limit, int) or not 0 < limit <= 100:
+            return self._refuse(request, "InvalidParameterValue", "Limit must be 1-100")
+        receipts = [(r, _receipt_record(self, r)) for r in self.sent]
+        if action == "PullSmsSendStatus":
+            fresh = [(r, x) for r, x in receipts if x is not None and not r.get("pulled")]
+            page = fresh[:limit]
+            for record, _ in page:
+                record["pulled"] = True
+        else:
+            phone = str(body.get("PhoneNumber", ""))
+            begin, end = body.get("BeginTime"), body.get("EndTime")
+            offset = body.get("Offset")
+            if not _E164_RE.match(phone) or not all(isinstance(v, int) for v in
+                                                    (begin, end, offset)):
+                return self._refuse(request, "InvalidParameterValue",
+                                    "PhoneNumber/BeginTime/EndTime/Offset")
+            window = [(r, x) for r, x in receipts if x is not None
+                      and x["PhoneNumber"] == phone and begin <= r["at"] <= end]
+            page = window[offset : offset + limit]
+        self.record(request, "OK")
+        return Reply(200, {"Response": {"PullSmsSendStatusSet": [x for _, x in page],
+                                        "RequestId": self.request_id()}})
+
     def _send_one(self, phone: str, body: dict[str, Any]) -> dict[str, Any]:
         mainland = phone.removeprefix("+86")
         code = self.number_codes.get(mainland) or (
@@ -162,5 +198,18 @@ class FakeTencentSms(FakeSmsServer):
                     "Message": _MESSAGES.get(code, code)}
         self._serial += 1
         serial = f"2640:{int(self.clock())}{self._serial:06d}"
-        self.deliver([mainland], serial)
+        self.deliver([mainland], serial, str(body.get("SessionContext", "")),
+                     str(body.get("TemplateId", "")))
         return {**status, "SerialNo": serial, "Fee": 1, "Code": "Ok", "Message": "send success"}
+
+
+def _receipt_record(fake: FakeTencentSms, record: dict[str, Any]) -> dict[str, Any] | None:
+    receipt = fake.receipt(record)
+    if receipt is None:
+        return None
+    reached, at = receipt
+    return {"UserReceiveTime": int(at), "CountryCode": "86",
+            "SubscriberNumber": record["phone"], "PhoneNumber": f"+86{record['phone']}",
+            "SerialNo": record["ref"], "ReportStatus": "SUCCESS" if reached else "FAIL",
+            "Description": "DELIVRD" if reached else "MK:0001",
+            "SessionContext": record["out_id"]}

@@ -252,10 +252,10 @@ def test_send_outside_window_refuses_before_anything(ws):
 
 def test_window_closing_mid_send_stops_and_keeps_rows_planned(ws):
     run_invite(ws, NIGHT, now=PLAN_AT)
-    times = iter([SEND_AT, SEND_AT, SEND_AT.replace(hour=20, minute=1)] + [SEND_AT] * 100)
     fake = FakeProvider()
+    closed = SEND_AT.replace(hour=20, minute=1)  # the window closes after the first call
     out = run_invite(ws, NIGHT, now=SEND_AT, send=True, provider=fake,
-                     clock=lambda: next(times))
+                     clock=lambda: closed if fake.calls else SEND_AT)
     assert len(fake.calls) == 1
     assert out["send"]["stopped"] and out["send"]["left_planned"] > 0
     assert out["status"]["sms"]["planned"] == out["send"]["left_planned"]

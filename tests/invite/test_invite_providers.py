@@ -103,6 +103,14 @@ def test_template_refusal_stops_the_batch_with_exit_4(tmp_path):
         assert "sending" not in status and status.get("planned", 0) > 0
 
 
+def _send_now_stamp() -> float:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(SEND_NOW).replace(tzinfo=ZoneInfo("Asia/Shanghai")
+                                                    ).timestamp()
+
+
 def _start_send(ws: Path, fake) -> subprocess.Popen:
     env = {**os.environ, **_env(fake)}
     return subprocess.Popen(
@@ -116,6 +124,7 @@ def test_kill_9_during_send_then_rerun_delivers_each_message_exactly_once(tmp_pa
     with FAKES[provider](ledger_path=tmp_path / "delivered.jsonl") as fake:
         # Aliyun: 250 messages → four SendBatchSms calls; Tencent: one call per message.
         ws = _workspace(tmp_path / "ws", fake, n=800, sms=250, timeout=60)
+        fake.record_clock = _send_now_stamp
         fake.pass_next(times=1)
         fake.slow_next(60)  # the second call is delivered but answered only after 60 s
         proc = _start_send(ws, fake)
@@ -138,8 +147,10 @@ def test_kill_9_during_send_then_rerun_delivers_each_message_exactly_once(tmp_pa
                                env=_env(fake))
         out = json.loads(result.stdout)
         assert out["send"]["recovered_unknown"] == killed["sending"]
-        assert result.exit_code == 3  # unknown outcomes await the operator
-        assert "--resend-unknown" in result.output
+        # the call in flight was delivered: QuerySendDetails / the receipts list it by the
+        # request id recorded before it left, so it is known without resending anything
+        assert out["send"]["looked_up"] == {"delivered": killed["sending"]}
+        assert result.exit_code == 0, result.output
         assert sorted(fake.delivered) == sorted(phones)
         assert set(fake.delivered.values()) == {1}  # exactly once, counted by the fake
         from tests.fakes.sms_server import read_delivered
@@ -147,7 +158,7 @@ def test_kill_9_during_send_then_rerun_delivers_each_message_exactly_once(tmp_pa
         assert read_delivered(tmp_path / "delivered.jsonl") == fake.delivered
         final = _statuses(ws)
         assert final == {"accepted": len(phones) - killed["sending"],
-                         "unknown": killed["sending"]}
+                         "delivered": killed["sending"]}
         # a third run sends nothing
         again = runner.invoke(app, ["invite", "--send", "--json", "-w", str(ws)],
                               env=_env(fake))

@@ -37,11 +37,11 @@ def test_formula_text_gets_a_quote_and_everything_else_is_left_alone() -> None:
     before = frame.copy()
     out = neutralize_formulas(frame)
 
-    assert out["text"].tolist() == ["'=1+1", "'+86", "'-测试", "'@SUM(A1)", "'\tx", "'\ry",
+    assert out["text"].tolist() == ["'=1+1", "+86", "'-测试", "'@SUM(A1)", "'\tx", "'\ry",
                                     "a=b", "普通", None, 5]
     assert out["arrow"].dtype == frame["arrow"].dtype
     assert out["arrow"].isna().tolist() == frame["arrow"].isna().tolist()  # NA stays NA
-    assert out["arrow"].tolist()[:4] == ["'-1", pd.NA, "ok", "'=A1"]
+    assert out["arrow"].tolist()[:4] == ["-1", pd.NA, "ok", "'=A1"]
     assert out["arrow"].iloc[4] == ""
     # numbers are never text: a negative amount stays a negative number
     assert out["amount"].dtype == np.float64 and out["amount"].iloc[0] == -1.5
@@ -196,3 +196,13 @@ def test_sms_csv_quotes_formula_cells_but_never_the_message(tmp_path: Path) -> N
     twin = pd.DataFrame(rows, columns=header)
     assert set(twin["staff"]) == {"@小美"}
     assert twin["message"].tolist() == sms["message"].tolist()
+
+
+def test_text_that_is_only_a_number_is_never_changed() -> None:
+    """A phone or an amount held as text is a value to Excel, not a formula (OWASP's rule
+    is about formulas): +86 phones, signed and grouped amounts stay byte for byte."""
+    values = ["+8613800000001", "-12.50", "+3", "-1,234.50", "-5%", "-1+2", "+86 138",
+              "-2+3+cmd|' /C calc'!A0", "=1", "@x"]
+    out = neutralize_formulas(pd.DataFrame({"v": pd.Series(values, dtype=object)}))
+    assert out["v"].tolist() == ["+8613800000001", "-12.50", "+3", "-1,234.50", "-5%",
+                                 "'-1+2", "'+86 138", "'-2+3+cmd|' /C calc'!A0", "'=1", "'@x"]

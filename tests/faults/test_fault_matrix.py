@@ -7,6 +7,7 @@ must stay ≤ 1 %)."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 

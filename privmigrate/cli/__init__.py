@@ -66,6 +66,7 @@ COMMAND_MODULES: list[str] = [
     "segment_cmd",
     "invite_cmd",
     "suppress_cmd",
+    "receipts_cmd",
     "audience_cmd",
     "track_cmd",
     "report_cmd",

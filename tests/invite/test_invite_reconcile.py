@@ -68,6 +68,11 @@ def sms_count(ws: Workspace) -> int:
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
+    return planned_workspace(tmp_path)
+
+
+def planned_workspace(tmp_path: Path) -> Workspace:
+    """A workspace whose night is planned: about 60 SMS invitations, 5 calls."""
     raw = w.config(daily_limit=70, budgets={"call": 5, "sms": 60})
     raw["invite"]["staff"] = [{"id": "a", "name": "小美", "daily_capacity": 70}]
     space = Workspace.at(w.workspace(tmp_path / "ws", raw, w.customers(300)))

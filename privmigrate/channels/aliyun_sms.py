@@ -33,7 +33,6 @@ from privmigrate.channels.http import (
     ClientOwner,
     TransientError,
     make_client,
-    retried_or_refused,
 )
 from privmigrate.channels.outcomes import OutcomeUnknown
 from privmigrate.channels.sms import (
@@ -47,6 +46,7 @@ from privmigrate.channels.sms import (
     call_with_retries,
     not_found,
     plan_calls,
+    query_with_retries,
     redact_phones,
     result,
     unknown_results,
@@ -233,17 +233,9 @@ class AliyunSmsProvider(ClientOwner):
         return records
 
     def _read(self, action: str, query: dict[str, str]) -> dict[str, Any]:
-        """A query: safe to repeat, so timeouts and dropped connections are retried too."""
-        def attempt() -> dict[str, Any]:
-            try:
-                return self._check(self._client.send(self._signed_request(action, query, None)))
-            except (OutcomeUnknown, httpx.TransportError) as exc:
-                raise TransientError(f"{action}: {type(exc).__name__}") from exc
-
-        return retried_or_refused(attempt, f"Aliyun {action}",
-                                  attempts=self.settings.max_attempts,
-                                  hint="the outcomes stay unknown until the next run",
-                                  sleep=self._sleep)
+        return query_with_retries(
+            lambda: self._check(self._client.send(self._signed_request(action, query, None))),
+            label=f"Aliyun {action}", attempts=self.settings.max_attempts, sleep=self._sleep)
 
     def _send_call(self, call: list[SmsMessage], indices: list[int],
                    done: dict[int, SendResult]) -> None:

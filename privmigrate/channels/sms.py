@@ -215,6 +215,22 @@ def call_with_retries(send: Callable[[], T], *, provider: str, attempts: int,
                              code="CONNECTION_LOST") from exc
 
 
+def query_with_retries(query: Callable[[], T], *, label: str, attempts: int,
+                       sleep: Callable[[float], Any] | None) -> T:
+    """Run a provider query (a read: safe to repeat), retrying timeouts and dropped
+    connections as well as transient answers; still failing: RemoteError."""
+    from privmigrate.channels.http import retried_or_refused
+
+    def attempt() -> T:
+        try:
+            return query()
+        except (OutcomeUnknown, httpx.TransportError) as exc:
+            raise TransientError(f"{label}: {type(exc).__name__}") from exc
+
+    return retried_or_refused(attempt, label, attempts=attempts,
+                              hint="the outcomes stay unknown until the next run", sleep=sleep)
+
+
 def plan_calls(messages: Sequence[SmsMessage], key: Callable[[SmsMessage], Any], size: int,
                *, unique_phones: bool) -> list[list[int]]:
     """Indices of ``messages`` per provider call: same ``key`` in a call, at most ``size``.

@@ -22,7 +22,6 @@ from privmigrate.channels.http import (
     ClientOwner,
     TransientError,
     make_client,
-    retried_or_refused,
 )
 from privmigrate.channels.outcomes import OutcomeUnknown
 from privmigrate.channels.sms import (
@@ -36,6 +35,7 @@ from privmigrate.channels.sms import (
     call_with_retries,
     not_found,
     plan_calls,
+    query_with_retries,
     redact_phones,
     result,
     unknown_results,
@@ -266,19 +266,11 @@ class TencentSmsProvider(ClientOwner):
         return records
 
     def _read(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
-        """A query: safe to repeat, so timeouts and dropped connections are retried too."""
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-        def attempt() -> dict[str, Any]:
-            try:
-                return self._check(self._client.send(self._signed_request(payload, action)))
-            except (OutcomeUnknown, httpx.TransportError) as exc:
-                raise TransientError(f"{action}: {type(exc).__name__}") from exc
-
-        return retried_or_refused(attempt, f"Tencent Cloud {action}",
-                                  attempts=self.settings.max_attempts,
-                                  hint="the outcomes stay unknown until the next run",
-                                  sleep=self._sleep)
+        return query_with_retries(
+            lambda: self._check(self._client.send(self._signed_request(payload, action))),
+            label=f"Tencent Cloud {action}", attempts=self.settings.max_attempts,
+            sleep=self._sleep)
 
     def _request_error(self, call: list[SmsMessage], indices: list[int],
                        done: dict[int, SendResult], code: str, detail: str) -> None:

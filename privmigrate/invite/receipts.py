@@ -22,7 +22,6 @@ row without a final state (等待回执) turns an ``unknown`` invitation into ``
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -100,21 +99,8 @@ def read_receipts(path: Path) -> pd.DataFrame:
 
 
 def _receipt_records(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() == ".json":
-        try:
-            data: Any = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: not readable JSON ({exc})") from exc
-        if isinstance(data, dict):
-            data = data.get("Response", data)
-            for key in ("PullSmsSendStatusSet", "SmsSendDetailDTOs", "SmsSendDetailDTO",
-                        "data", "Data", "records"):
-                while isinstance(data, dict) and key in data:
-                    data = data[key]
-        if not isinstance(data, list):
-            raise InputError(f"{path}: expected a JSON list of receipt records")
-        return pd.DataFrame(data).astype("string")
-    return _records(path)
+    return _records(path, ("PullSmsSendStatusSet", "SmsSendDetailDTOs", "SmsSendDetailDTO",
+                           "data", "Data", "records", "items"))
 
 
 def _column(frame: pd.DataFrame, aliases: tuple[str, ...]) -> pd.Series:

@@ -35,18 +35,23 @@ def _norm(text: str) -> str:
     return unicodedata.normalize("NFKC", str(text)).strip().lower().replace(" ", "")
 
 
-def _records(path: Path) -> pd.DataFrame:
+LIST_KEYS = ("PullSmsReplyStatusSet", "data", "Data", "records", "items")
+
+
+def _records(path: Path, list_keys: tuple[str, ...] = LIST_KEYS) -> pd.DataFrame:
+    """A report file's rows: JSON (a list, or the list under one of ``list_keys``, nested
+    keys followed in order), xlsx, or CSV in UTF-8 / GB18030 with its separator sniffed."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8-sig"))
             if isinstance(data, dict):
                 data = data.get("Response", data)
-                for key in ("PullSmsReplyStatusSet", "data", "Data", "records", "items"):
+                for key in list_keys:
                     if isinstance(data, dict) and key in data:
                         data = data[key]
             if not isinstance(data, list):
-                raise InputError(f"{path}: expected a JSON list of reply records")
+                raise InputError(f"{path}: expected a JSON list of records")
             return pd.DataFrame(data).astype("string")
         if suffix in (".xlsx", ".xlsm"):
             try:

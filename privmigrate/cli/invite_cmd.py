@@ -143,6 +143,12 @@ def _print(s: dict) -> None:
         if sent.get("looked_up"):
             stderr.print("  looked up in the provider's records: " + ", ".join(
                 f"{k} {v}" for k, v in sorted(sent["looked_up"].items())))
+        left = sent.get("still_unknown") or []
+        for row in left[:5]:
+            stderr.print(f"  unknown: {row['invitation_id']} (request id {row['request_id']}, "
+                         f"sent {row['sent_at']})")
+        if len(left) > 5:
+            stderr.print(f"  … and {len(left) - 5} more unknown (--json lists them all)")
         if sent["recovered_unknown"]:
             stderr.print(f"  {sent['recovered_unknown']} messages of an interrupted run are now "
                          "'unknown'")

@@ -162,6 +162,15 @@ def unknown_to_look_up(conn: sqlite3.Connection, night: date) -> list[tuple[str,
         "AND sent_at IS NOT NULL ORDER BY invitation_id", (night.isoformat(),))]
 
 
+def unknown_rows(conn: sqlite3.Connection, night: date) -> list[dict[str, str | None]]:
+    """The night's SMS rows whose outcome is still unknown (no phone numbers)."""
+    return [{"invitation_id": r[0], "request_id": r[1], "sent_at": r[2],
+             "provider_code": r[3]} for r in conn.execute(
+        "SELECT invitation_id, request_id, sent_at, provider_code FROM invitations "
+        "WHERE night = ? AND channel = 'sms' AND status = 'unknown' ORDER BY invitation_id",
+        (night.isoformat(),))]
+
+
 def record_looked_up(conn: sqlite3.Connection, statuses: Iterable, when: datetime
                      ) -> dict[str, int]:
     """Apply what the provider's records say about unknown rows, in one transaction.

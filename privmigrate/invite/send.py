@@ -49,6 +49,9 @@ class SendReport:
     failed_codes: dict[str, int] = field(default_factory=dict)
     looked_up: dict[str, int] = field(default_factory=dict)  # unknowns resolved, by status
     smallest_batch: int | None = None  # after halving; None when no call was halved
+    # the night's rows still unknown after the look-ups: what an operator checks in the
+    # console (invitation id, our request id = OutId / SessionContext, when it was sent)
+    still_unknown: list[dict[str, str | None]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -90,6 +93,7 @@ def send_night(conn: Any, night: date, plan: pd.DataFrame, settings: InviteSetti
     # this run's own unknowns: what the provider already lists is known at once
     fresh = [r for r in ledger_store.unknown_to_look_up(conn, night) if r[0] in sent_ids]
     look_up(conn, provider, fresh, phones, clock(), report)
+    report.still_unknown = ledger_store.unknown_rows(conn, night)
     return report
 
 

@@ -128,9 +128,13 @@ def test_a_kill_before_the_request_leaves_is_found_unsent_and_sent_once(ws, prov
             soon = send(ws, sms, clock)  # too early to tell: nothing is resent
             assert soon["send"]["recovered_unknown"] == calls[1]
             assert statuses(ws).get("unknown") == calls[1]
+            listed = soon["send"]["still_unknown"]  # what the operator is shown
+            assert len(listed) == calls[1] and len({r["request_id"] for r in listed}) == 1
+            assert {r["provider_code"] for r in listed} == {"interrupted"}
             clock.now += LATER[provider]
             later = send(ws, sms, clock)
         assert later["send"]["looked_up"] == {"not_received": calls[1]}
+        assert later["send"]["still_unknown"] == []
         assert statuses(ws) == {"accepted": sms_count(ws)}
         assert set(fake.delivered.values()) == {1} and len(fake.delivered) == sms_count(ws)
 

@@ -27,7 +27,7 @@ TIME_TYPE = pa.timestamp("us")
 ORDER_STATUSES = ("paid", "refunded", "cancelled", "unpaid")
 PHONE_STATUSES = ("valid", "masked", "virtual", "invalid", "missing")
 SOURCES = ("taobao", "jd", "youzan", "youzan_customers", "douyin", "pdd", "wechat_shop",
-           "erp_wdt", "erp_jst", "generic")
+           "erp_wdt", "erp_jst", "generic", "taobao_items")
 # In memory the low-cardinality columns are categoricals with fixed categories, so frames
 # from different files and loads concatenate without falling back to object columns.
 SOURCE_DTYPE = pd.CategoricalDtype(SOURCES)

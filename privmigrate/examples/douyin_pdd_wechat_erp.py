@@ -68,6 +68,7 @@ def douyin(w: _World, o: pd.DataFrame) -> pd.DataFrame:
     second = (line > 0).to_numpy()
     rows.loc[second, "选购商品"] = "赠品 旅行装小样"
     rows.loc[second, "商品金额"] = "0.00"
+    rows.loc[second, "订单应付金额"] = "0.00"  # per 子订单: the gift line paid nothing
     return rows.reset_index(drop=True)
 
 
@@ -185,12 +186,26 @@ def wechat(w: _World, o: pd.DataFrame) -> list[Sheet]:
     return [Sheet("订单列表", rows, frozenset({"收件人手机"})), Sheet("售后单", after)]
 
 
+# 旺店通 销售出库明细, as a real-file importer reads it (docs/load.md): 货品成交价 is the unit
+# price, 货品成交总价 the line total.
 WDT_HEADER = _names(
-    "客户网名,订单编号,子单原始单号,原始子订单号,收件人,收货地址,收件人手机,"
-    "发货时间,付款时间,收货地区,物流单号,买家留言,客服备注,打印备注,货品数量,"
-    "实际重量,预估重量,货品成交价,货品名称,商家编码,店铺,物流公司,仓库,"
-    "订单类型,出库单状态"
+    "订单编号,原始单号,原始子单号,子单原始单号,订单类别,订单来源,支付账号,出库单编号,仓库,店铺,"
+    "出库单状态,出库状态,商家编码,货品编号,货品名称,货品简称,品牌,分类,规格码,规格名称,条码,"
+    "货品数量,单位,辅助数量,辅助单位,货品原单价,货品原总金额,订单总优惠,订单邮费,分摊邮费,"
+    "货品成交价,货品成交总价,货品总优惠,货到付款金额,应收金额,子单应收金额,客户网名,收货人,"
+    "收货地区,收货地址,收件人手机,收件人电话,物流公司,需开发票,标记名称,下单时间,支付时间,"
+    "创建时间,发货时间,赠品方式,买家留言,客服备注,备注,打印备注,来源组合装编码,来源组合装名称,"
+    "来源组合装数量,出库标签,订单标签,单品零售价,分销商名称,分销商编号,已付,分销原始单号"
 )
+
+
+def _wdt_prices(o: pd.DataFrame) -> dict[str, pd.Series]:
+    """货品成交价 (unit, rounded to the fen) and 货品成交总价 (the line's paid total)."""
+    qty = o["qty"].clip(lower=1)
+    unit = (o["amount_fen"] / qty).round().astype("int64")
+    return {"货品数量": o["qty"].astype(str),
+            "货品成交价": _s(_yuan(unit).to_numpy(), o.index),
+            "货品成交总价": _s(_yuan(o["amount_fen"]).to_numpy(), o.index)}
 
 
 def erp_wdt(w: _World, o: pd.DataFrame, shop: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -221,36 +236,35 @@ def erp_wdt(w: _World, o: pd.DataFrame, shop: pd.DataFrame | None = None) -> pd.
     paid[zero] = "0000-00-00"
     ids = _ids(rng, 2_024_000_000, n, 17)
     rows = _full(o, WDT_HEADER, {
-        "客户网名": o["nick"], "订单编号": "JY" + ids, "子单原始单号": "",
-        "收件人": o["name"], "收货地址": o["street"], "收件人手机": phone,
-        "发货时间": _time(shipped), "付款时间": paid,
+        "客户网名": o["nick"], "订单编号": "JY" + ids, "原始单号": "", "子单原始单号": "",
+        "收货人": o["name"], "收货地址": o["street"], "收件人手机": phone,
+        "下单时间": _time(o["ordered_at"]), "发货时间": _time(shipped), "支付时间": paid,
         "收货地区": o["province"] + " " + o["city"] + " " + o["district"],
-        "打印备注": note, "货品数量": o["qty"].astype(str),
-        "货品成交价": _s(_yuan(o["amount_fen"]).to_numpy(), o.index),
+        "打印备注": note, **_wdt_prices(o),
         "货品名称": _product_names(o), "店铺": "测试官方商城", "仓库": "华东仓",
-        "订单类型": "网店销售", "出库单状态": status,
+        "订单类别": "网店销售", "出库单状态": status,
     })
-    rows["原始子订单号"] = ("S" + ids).to_numpy()
+    rows["原始子单号"] = ("S" + ids).to_numpy()
     if shop is not None and len(shop):
         again = _full(shop, WDT_HEADER, {
             "客户网名": shop["nick"], "订单编号": "JT" + shop["tb_id"],
-            "子单原始单号": shop["tb_id"], "原始子订单号": "S" + shop["tb_id"] + "1",
-            "收件人": shop["name"], "收货地址": shop["street"], "收件人手机": shop["phone"],
+            "原始单号": shop["tb_id"], "子单原始单号": shop["tb_id"],
+            "原始子单号": "S" + shop["tb_id"] + "1",
+            "收货人": shop["name"], "收货地址": shop["street"], "收件人手机": shop["phone"],
             "发货时间": _time(shop["paid_at"] + pd.Timedelta(hours=20)),
-            "付款时间": _time(shop["paid_at"]),
+            "支付时间": _time(shop["paid_at"]),
             "收货地区": shop["province"] + " " + shop["city"] + " " + shop["district"],
-            "货品数量": shop["qty"].astype(str),
-            "货品成交价": _s(_yuan(shop["amount_fen"]).to_numpy(), shop.index),
+            **_wdt_prices(shop),
             "货品名称": _product_names(shop), "店铺": "测试天猫旗舰店", "仓库": "华东仓",
-            "订单类型": "网店销售", "出库单状态": "已完成",
+            "订单类别": "网店销售", "出库单状态": "已完成",
         })
         rows = pd.concat([rows, again], ignore_index=True)
         o = pd.concat([o, shop[o.columns.intersection(shop.columns)]])
     total = o["amount_fen"].sum()
     summary = pd.DataFrame([{c: "" for c in WDT_HEADER}])
-    summary["客户网名"] = "合计:"
+    summary["订单编号"] = "合计:"
     summary["货品数量"] = str(int(o["qty"].sum()))
-    summary["货品成交价"] = _yuan([total]).iloc[0]
+    summary["货品成交总价"] = _yuan([total]).iloc[0]
     return pd.concat([rows, summary], ignore_index=True)
 
 

@@ -60,13 +60,23 @@ PAID, REFUNDED, CANCELLED, UNPAID, CLOSED = "paid", "refunded", "cancelled", "un
 AMOUNT_KINDS = ("line_total", "unit_price", "order_total", "amount")
 LINE_KINDS = ("line_total", "unit_price")  # summed over an order's lines
 
+# The times that can date a paid row when its payment time is blank (with the order-id date:
+# paid_at → ordered_at → order-id date → shipped_at → received_at, see orders).
+TIME_FALLBACKS = ("paid_at", "ordered_at", "shipped_at", "received_at")
+
 # What a refund/after-sale cell says about the order's money.
 REFUND_NONE, REFUND_PARTIAL, REFUND_FULL = "none", "partial", "full"
 
 
 @dataclass(frozen=True)
 class Profile:
-    """How one platform's export maps onto the order table."""
+    """How one platform's export maps onto the order table.
+
+    ``name`` is the export shape (what ``--source`` names and the summary shows); ``source``
+    is the platform the orders belong to in the order table. Several shapes of one
+    platform share a source (旺店通's 订单明细, 订单导出 and 销售出库 are the same orders), so
+    loading two of them never counts an order twice.
+    """
 
     name: str
     title: str
@@ -82,6 +92,10 @@ class Profile:
     sheet_keys: tuple[str, ...] = ()  # headers joining a workbook's other sheets (订单编号)
     order_id_date: str | None = None  # strptime format of an order id's date prefix
     refund_words: Mapping[str, str] = field(default_factory=dict)  # cell → REFUND_*
+    # headers whose presence rules this profile out (keeps detection unambiguous between
+    # shapes of one platform that share their identifying columns)
+    excludes: tuple[str, ...] = ()
+    platform: str = ""  # order-table source; empty = ``name``
 
     def __post_init__(self) -> None:
         unknown = set(self.amounts) - set(AMOUNT_KINDS)
@@ -95,6 +109,11 @@ class Profile:
             if kind in found and (kind != "unit_price" or "quantity" in found):
                 return kind
         return None
+
+    @property
+    def source(self) -> str:
+        """The order table's ``source`` for rows of this export."""
+        return self.platform or self.name
 
     def with_mapping(self, mapping: Mapping[str, str]) -> Profile:
         """This profile with user mappings (``--map field=column``) taking precedence."""
@@ -121,9 +140,18 @@ class Profile:
                 if self.amount_kind(header) is None:
                     names = [c for k in self.amounts for c in self.columns.get(k, ())]
                     lacking.append(f"amount ({'/'.join(names or ['amount'])})")
+            elif key == "paid_at":  # any time a row's payment time falls back to serves
+                if not (set(found) & set(TIME_FALLBACKS) or self.order_id_date):
+                    lacking.append(f"paid_at ({'/'.join(self.columns.get(key, ()) or (key,))})")
             elif key not in found:
                 lacking.append(f"{key} ({'/'.join(self.columns.get(key, ()) or (key,))})")
         return lacking
+
+    def identifies(self, header: list[str]) -> bool:
+        """Its signature is all there and none of its excluding headers is."""
+        present = set(header)
+        return all(h in present for h in self.signature) and not any(
+            h in present for h in self.excludes)
 
 
 def _cols(**kw: tuple[str, ...] | str) -> Mapping[str, tuple[str, ...]]:
@@ -133,31 +161,77 @@ def _cols(**kw: tuple[str, ...] | str) -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType(out)
 
 
-TAOBAO_STATUS = {
-    "等待买家付款": UNPAID,
-    "买家已付款，等待卖家发货": PAID,
-    "等待卖家发货": PAID,
-    "卖家部分发货": PAID,
-    "卖家已发货，等待买家确认": PAID,
-    "等待买家确认收货": PAID,
-    "买家已签收": PAID,
-    "交易成功": PAID,
-    "交易关闭": CLOSED,
-    "交易被淘宝关闭": CANCELLED,
-}
+def _words(**classes: tuple[str, ...]) -> Mapping[str, str]:
+    """A status vocabulary written class → words (reads like the platforms' own lists)."""
+    out: dict[str, str] = {}
+    for cls, words in classes.items():
+        for word in words:
+            assert word not in out, word
+            out[word] = cls
+    return MappingProxyType(out)
+
+
+# 淘宝/天猫 订单状态: the export texts and the TOP API's TradeStatus descriptions (a file may
+# carry either). Sources in docs/load.md; 已结算 and 待评价 are the words of real 2024+
+# files reported in issue 11.
+TAOBAO_STATUS = _words(
+    unpaid=("等待买家付款", "没有创建支付宝交易", "没有创建外部交易（支付宝交易）",
+            "外卡支付付款确认中", "国际信用卡支付付款确认中", "余额宝0元购合约中", "0元购合约中"),
+    paid=("买家已付款，等待卖家发货", "等待卖家发货", "等待卖家发货,即:买家已付款", "卖家部分发货",
+          "卖家已发货，等待买家确认", "等待买家确认收货", "等待买家确认收货,即:卖家已发货",
+          "买家已签收",
+          "买家已签收,货到付款专用", "买家已签收（货到付款专用）", "交易成功", "已结算", "待评价"),
+    closed=("交易关闭",),
+    refunded=("付款以后用户退款成功，交易自动关闭",),
+    cancelled=("交易被淘宝关闭", "付款以前，卖家或买家主动关闭交易"),
+)
+
+# 旺店通 订单状态 (trade_status) as the open API lists it: sales.TradeQuery docs at
+# open.wangdian.cn. Every state from 待客审 on is a paid order being processed; 未付款 and
+# 待尾款 (a presale whose balance is not paid) are not purchases yet; 线下退款 is a refund.
+WDT_STATUS = _words(
+    refunded=("线下退款",),
+    cancelled=("已取消",),
+    unpaid=("未付款", "待尾款"),
+    paid=("待转预订单(待审核)", "待转预订单", "待转已完成", "等未付", "延时审核", "预订单前处理",
+          "审核前处理", "自流转待发货", "异常预订单", "换货预订单", "待处理预订单", "待分配预订单",
+          "待客审", "待财审", "已审核", "已发货", "成本确认", "已过账", "已完成",
+          # 出库单状态 of the 销售出库 export
+          "已出库", "待审核", "待发货"),
+)
+
+# 旺店通 refund cells, as the open API lists them: the order's refund_status (无退款 / 申请退款
+# / 部分退款 / 全部退款, the last two in the shared vocabulary) and a line's (无退款, 已取消,
+# 已申请退款, 待退款 = the platform refunded, 等待取消 = the platform withdrew the refund,
+# 退款成功, 未付款关闭).
+WDT_REFUND = MappingProxyType({
+    "申请退款": REFUND_NONE, "已申请退款": REFUND_NONE, "已取消": REFUND_NONE,
+    "待退款": REFUND_FULL, "等待取消": REFUND_NONE, "未付款关闭": REFUND_NONE,
+})
+
+# 聚水潭 order states (the open API's WaitPay … Cancelled with their UI words).
+JST_STATUS = _words(
+    unpaid=("待付款",),
+    paid=("已付款待审核", "已客审待财审", "发货中", "已发货", "已完成", "异常",
+          "等供销商|外仓发货"),
+    cancelled=("已取消", "取消", "被合并", "被拆分"),
+)
 
 PROFILES: tuple[Profile, ...] = (
     Profile(
         name="taobao",
-        title="淘宝/天猫 订单报表 (ExportOrderList CSV / 千牛 xlsx)",
+        title="淘宝/天猫 订单报表 (ExportOrderList CSV / 商家中心 2021+ xlsx)",
         columns=_cols(
-            order_id="订单编号",
-            buyer_id="买家会员名",
+            order_id=("订单编号", "主订单编号"),
+            # 2021+ exports mask 买家会员名 for many buyers and add 买家会员昵称
+            buyer_id=("买家会员名", "买家会员昵称"),
             name="收货人姓名",
             phone=("联系手机", "联系电话"),
             ordered_at=("订单创建时间", "买家下单时间"),
             paid_at=("订单付款时间", "买家付款时间"),
             amount=("买家实际支付金额", "买家实付金额", "打款商家金额", "总金额"),
+            order_total=("买家实际支付金额", "买家实付金额", "打款商家金额", "总金额"),
+            quantity="宝贝总数量",
             status=("订单状态", "交易状态"),
             refund_status=("履约/售后状态", "退款状态"),
             refund_amount="退款金额",
@@ -165,10 +239,40 @@ PROFILES: tuple[Profile, ...] = (
             product=("宝贝标题", "商品标题"),
             address="收货地址",
             receiver="收货地址",
+            shipped_at="发货时间",
+            received_at="确认收货时间",
         ),
         signature=("订单编号", "收货地址"),
+        amounts=("order_total",),
+        # 千牛's 订单报表 + 发货报表/销售明细 sheets of one workbook share 订单编号
+        sheet_keys=("订单编号",),
         statuses=TAOBAO_STATUS,
         address_splits_region=True,
+    ),
+    Profile(
+        name="taobao_items",
+        title="淘宝/天猫 宝贝报表 / 子订单 (ExportOrderDetailList, 商家中心 订单表商品)",
+        columns=_cols(
+            order_id=("主订单编号", "订单编号"),
+            line_id="子订单编号",
+            ordered_at="订单创建时间",
+            paid_at="订单付款时间",
+            amount="买家实际支付金额",
+            line_total="买家实际支付金额",
+            unit_price="价格",
+            quantity="购买数量",
+            status="订单状态",
+            refund_status="退款状态",
+            refund_amount=("退款金额", "买家退款金额"),
+            product="标题",
+        ),
+        signature=("标题", "购买数量", "订单状态"),
+        amounts=("line_total", "unit_price"),
+        statuses=TAOBAO_STATUS,
+        amount_per_line=True,
+        # no buyer column: its orders cannot reach a customer, and they stay apart from the
+        # 订单报表's (source taobao_items), so loading both never replaces a linked order
+        unlinkable=True,
     ),
     Profile(
         name="jd",
@@ -181,18 +285,26 @@ PROFILES: tuple[Profile, ...] = (
             ordered_at="下单时间",
             paid_at=("付款确认时间", "下单时间"),
             amount=("应付金额", "订单金额", "商家应收", "结算金额"),
+            order_total=("应付金额", "订单金额", "商家应收", "结算金额"),
+            unit_price="京东价",
+            quantity="订购数量",
             status="订单状态",
             product="商品名称",
             address="客户地址",
+            received_at="订单完成时间",
         ),
         signature=("订单号", "客户姓名", "客户地址"),
-        statuses={"完成": PAID, "等待出库": PAID, "等待确认收货": PAID, "已取消": CANCELLED,
-                  "锁定": PAID, "暂停": PAID, "等待付款": UNPAID},
+        amounts=("order_total",),
+        statuses=_words(
+            paid=("完成", "等待出库", "等待确认收货", "锁定", "暂停"),
+            cancelled=("已取消",),
+            unpaid=("等待付款",),
+        ),
         address_splits_region=True,
     ),
     Profile(
         name="youzan",
-        title="有赞 订单导出",
+        title="有赞 订单导出 (订单维度)",
         columns=_cols(
             order_id="订单号",
             buyer_id="买家昵称",
@@ -201,16 +313,55 @@ PROFILES: tuple[Profile, ...] = (
             ordered_at="订单创建时间",
             paid_at=("买家付款时间", "交易成功时间"),
             amount=("订单实付金额", "应收订单金额", "订单实收金额"),
+            order_total=("订单实付金额", "应收订单金额", "订单实收金额"),
             status="订单状态",
             refund_status="订单退款状态",
             refund_amount="订单已退款金额",
             product="全部商品名称",
             province="收货人省份",
             city="收货人城市",
+            address="详细收货地址/提货地址",
         ),
         signature=("订单号", "订单实付金额", "买家付款时间"),
-        statuses={"交易成功": PAID, "交易完成": PAID, "已发货": PAID, "待发货": PAID,
-                  "待付款": UNPAID, "交易关闭": CLOSED, "已关闭": CLOSED},
+        amounts=("order_total",),
+        statuses=_words(
+            paid=("交易成功", "交易完成", "已发货", "待发货"),
+            unpaid=("待付款",),
+            closed=("交易关闭", "已关闭"),
+        ),
+    ),
+    Profile(
+        name="youzan_items",
+        title="有赞 订单导出 (商品维度: one row per 订单商品)",
+        platform="youzan",
+        columns=_cols(
+            order_id="订单号",
+            buyer_id="买家昵称",
+            name="收货人/提货人",
+            phone=("收货人手机号/提货人手机号", "买家手机号"),
+            ordered_at="订单创建时间",
+            paid_at=("买家付款时间", "交易成功时间"),
+            amount="商品实际成交金额",
+            line_total="商品实际成交金额",
+            unit_price=("商品优惠后价格", "商品单价"),
+            quantity="商品数量",
+            status="订单商品状态",
+            refund_status="商品退款状态",
+            refund_amount="商品已退款金额",
+            product="商品名称",
+            province="收货人省份",
+            city="收货人城市",
+            address="详细收货地址/提货地址",
+            shipped_at="商品发货时间",
+        ),
+        signature=("订单号", "商品实际成交金额"),
+        amounts=("line_total", "unit_price"),
+        statuses=_words(
+            paid=("交易成功", "交易完成", "已发货", "待发货", "已签收"),
+            unpaid=("待付款",),
+            closed=("交易关闭", "已关闭"),
+        ),
+        amount_per_line=True,
     ),
     Profile(
         name="youzan_customers",
@@ -232,24 +383,41 @@ PROFILES: tuple[Profile, ...] = (
     ),
     Profile(
         name="douyin",
-        title="抖店 订单导出 (标准/自定义报表 CSV)",
+        title="抖店 订单导出 (标准报表 / 自定义报表, 商品维度 or 订单维度)",
         columns=_cols(
             order_id="主订单编号",
             line_id="子订单编号",
             name="收件人",
             phone="收件人手机号",
             ordered_at="订单提交时间",
+            # a custom report may leave 支付完成时间 out: a paid order is then dated by its
+            # 订单提交时间 (the ordered_at fallback, counted in the summary); 抖店 closes
+            # unpaid orders within minutes
             paid_at="支付完成时间",
+            # 订单应付金额 is per 子订单 in the 商品维度 report (one row per line)
             amount="订单应付金额",
+            line_total="订单应付金额",
+            unit_price="商品单价",
+            quantity="商品数量",
             status="订单状态",
             refund_status=("售后状态", "履约/售后状态"),
+            close_reason="取消原因",
             product="选购商品",
             province="省",
             city="市",
+            address="详细地址",
+            shipped_at="发货时间",
+            received_at="订单完成时间",
         ),
-        signature=("主订单编号", "支付完成时间"),
-        statuses={"已完成": PAID, "已发货": PAID, "待发货": PAID, "已支付": PAID,
-                  "备货中": PAID, "已关闭": CLOSED, "已取消": CANCELLED, "待支付": UNPAID},
+        signature=("主订单编号", "订单应付金额"),
+        amounts=("line_total", "unit_price"),
+        statuses=_words(
+            paid=("已完成", "已发货", "待发货", "已支付", "备货中", "部分发货"),
+            closed=("已关闭",),
+            cancelled=("已取消",),
+            unpaid=("待支付", "待确认"),
+        ),
+        amount_per_line=True,
     ),
     Profile(
         name="pdd",
@@ -259,16 +427,27 @@ PROFILES: tuple[Profile, ...] = (
             ordered_at="订单成交时间",
             paid_at=("支付时间", "订单成交时间"),
             amount=("用户实付金额(元)", "商家实收金额(元)"),
+            order_total=("用户实付金额(元)", "商家实收金额(元)"),
+            quantity="商品数量(件)",
             status="订单状态",
             refund_status="售后状态",
             product="商品",
             province="省",
             city="市",
+            shipped_at="发货时间",
+            received_at="确认收货时间",
         ),
         signature=("订单号", "用户实付金额(元)"),
-        statuses={"待发货": PAID, "已发货，待签收": PAID, "已签收": PAID, "已收货": PAID,
-                  "未发货，退款成功": REFUNDED, "已发货，退款成功": REFUNDED,
-                  "已取消": CANCELLED, "待支付": UNPAID},
+        amounts=("order_total",),
+        order_id_date="%y%m%d",  # 260517-…: the day of the order
+        refund_words=MappingProxyType({"无售后或售后取消": REFUND_NONE,
+                                       "商家同意退货退款，待买家发货": REFUND_NONE}),
+        statuses=_words(
+            paid=("待发货", "已发货，待签收", "已签收", "已收货"),
+            refunded=("未发货，退款成功", "已发货，退款成功"),
+            cancelled=("已取消",),
+            unpaid=("待支付",),
+        ),
         unlinkable=True,
     ),
     Profile(
@@ -282,63 +461,151 @@ PROFILES: tuple[Profile, ...] = (
             ordered_at="订单下单时间",
             paid_at="支付时间",
             amount="订单实际支付金额",
+            order_total="订单实际支付金额",
+            line_total="商品实际价格(总共)",
+            unit_price="商品实际价格(单件)",
+            quantity="商品数量",
             status="订单状态",
             refund_status="商品售后",
             refund_amount="商品已退款金额",
             product="商品名称",
             province="省",
             city="市",
+            address="收件人地址",
             wecom=("企业微信加密id", "企微工号"),
+            shipped_at="订单发货时间",
+            received_at="订单确认收货时间",
         ),
         signature=("订单号", "订单实际支付金额", "收件人手机"),
-        statuses={"已完成": PAID, "待发货": PAID, "已发货": PAID, "待收货": PAID,
-                  "已取消": CANCELLED, "待付款": UNPAID, "已关闭": CLOSED},
+        amounts=("order_total", "line_total"),
+        # the order API's status list: 10 待付款, 20 待发货, 21 部分发货, 30 待收货, 100 完成,
+        # 250 订单取消 (unpaid or after-sale cancellation)
+        statuses=_words(
+            paid=("已完成", "完成", "待发货", "部分发货", "已发货", "待收货"),
+            cancelled=("已取消", "订单取消"),
+            unpaid=("待付款",),
+            closed=("已关闭",),
+        ),
     ),
     Profile(
         name="erp_wdt",
-        title="ERP 旺店通-style 订单导出",
+        title="旺店通 销售出库明细 (货品成交价 is a unit price, 货品成交总价 the line total)",
+        platform="erp_wdt",
         columns=_cols(
-            order_id=("订单编号", "原始单号"),
-            line_id="原始子订单号",
+            order_id="订单编号",
+            line_id=("原始子单号", "原始子订单号"),
             # the shop's own order number: the same purchase as that shop's export row
             platform_order_id=("原始单号", "子单原始单号"),
             buyer_id="客户网名",
-            name="收件人",
+            name=("收件人", "收货人"),
             phone=("收件人手机", "手机", "打印备注"),
-            ordered_at="交易时间",
-            paid_at=("付款时间", "发货时间"),
-            amount="货品成交价",
+            ordered_at=("下单时间", "交易时间"),
+            paid_at=("付款时间", "支付时间", "发货时间"),
+            amount="货品成交总价",
+            line_total="货品成交总价",
+            unit_price="货品成交价",
+            quantity="货品数量",
             status=("出库单状态", "订单状态"),
             product="货品名称",
             address=("收货地区", "省市县"),
+            shipped_at="发货时间",
         ),
         signature=("客户网名", "订单编号"),
-        statuses={"已发货": PAID, "已出库": PAID, "已完成": PAID, "待审核": PAID,
-                  "已审核": PAID, "待发货": PAID, "已取消": CANCELLED},
+        excludes=("分摊后总价", "订单支付金额"),
+        amounts=("line_total", "unit_price"),
+        refund_words=WDT_REFUND,
+        statuses=WDT_STATUS,
+        amount_per_line=True,
+        address_splits_region=True,
+    ),
+    Profile(
+        name="erp_wdt_detail",
+        title="旺店通 订单明细 (one row per 货品; 分摊后总价 the line total)",
+        platform="erp_wdt",
+        columns=_cols(
+            order_id="订单编号",
+            line_id="原始子单号",
+            platform_order_id="原始单号",
+            buyer_id=("客户网名", "客户编号"),
+            name="收件人",
+            phone=("手机", "打印备注"),
+            ordered_at="交易时间",
+            paid_at=("付款时间", "发货时间"),
+            amount="分摊后总价",
+            line_total="分摊后总价",
+            unit_price=("分摊后价格", "成交价"),
+            quantity="数量",
+            status="订单状态",
+            refund_status=("订单明细退款状态", "订单退款状态"),
+            product="货品名称",
+            province="省",
+            city="市",
+            address=("省市县", "地址"),
+            shipped_at="发货时间",
+        ),
+        signature=("客户网名", "订单编号", "分摊后总价"),
+        amounts=("line_total", "unit_price"),
+        refund_words=WDT_REFUND,
+        excludes=("订单支付金额", "货品成交价", "货品成交总价"),
+        statuses=WDT_STATUS,
+        amount_per_line=True,
+        address_splits_region=True,
+    ),
+    Profile(
+        name="erp_wdt_orders",
+        title="旺店通 订单导出 (订单支付金额 per order; 分摊后总价/单品支付金额 per 货品)",
+        platform="erp_wdt",
+        columns=_cols(
+            order_id="订单编号",
+            line_id="子单原始子单号",
+            platform_order_id="子单原始单号",
+            buyer_id=("客户网名", "客户编号"),
+            name="收件人",
+            phone=("收件人手机", "打印备注"),
+            ordered_at="交易时间",
+            paid_at=("付款时间", "发货时间"),
+            amount=("分摊后总价", "单品支付金额"),
+            line_total=("分摊后总价", "单品支付金额"),
+            order_total="订单支付金额",
+            unit_price=("分摊后价格", "成交价"),
+            quantity=("实发数量", "下单数量"),
+            status="订单状态",
+            refund_status="订单退款状态",
+            product="货品名称",
+            address="收货地区",
+            shipped_at="发货时间",
+        ),
+        signature=("客户网名", "订单编号", "订单支付金额"),
+        amounts=("line_total", "order_total", "unit_price"),
+        refund_words=WDT_REFUND,
+        excludes=("货品成交价", "货品成交总价"),
+        statuses=WDT_STATUS,
         amount_per_line=True,
         address_splits_region=True,
     ),
     Profile(
         name="erp_jst",
-        title="ERP 聚水潭-style 订单导出",
+        title="聚水潭 订单导出",
         columns=_cols(
             order_id=("线上订单号", "内部订单号"),
             platform_order_id="线上订单号",
-            buyer_id=("买家账号", "买家昵称"),
-            name="收货人",
-            phone=("收货手机", "手机号", "手机"),
-            ordered_at=("订单日期", "下单时间"),
-            paid_at=("付款日期", "订单日期", "下单时间"),
-            amount=("已付金额", "实付金额", "应付金额", "销售金额"),
+            buyer_id=("买家账号", "买家昵称", "买家id"),
+            name=("收货人", "收件人"),
+            phone=("收货手机", "手机号", "手机", "联系电话"),
+            ordered_at=("订单日期", "下单时间", "下单日期"),
+            paid_at=("付款日期", "付款时间", "订单日期", "下单时间"),
+            amount=("已付金额", "实付金额", "应付金额", "销售金额", "付款金额"),
+            order_total=("已付金额", "实付金额", "应付金额", "付款金额"),
+            quantity=("数量", "销售数量"),
             status=("状态", "订单状态"),
             product=("商品名称", "产品分类"),
-            province="省",
-            city="市",
+            province=("省", "省份"),
+            city=("市", "城市"),
+            shipped_at=("发货日期", "发货时间"),
         ),
         signature=("线上订单号", "内部订单号"),
-        statuses={"已发货": PAID, "已付款待审核": PAID, "已客审待财审": PAID, "发货中": PAID,
-                  "已完成": PAID, "已取消": CANCELLED, "待付款": UNPAID, "被合并": CANCELLED,
-                  "被拆分": CANCELLED},
+        amounts=("order_total",),
+        statuses=JST_STATUS,
     ),
 )
 
@@ -399,9 +666,11 @@ STATUS_KEYWORDS: tuple[tuple[str, str], ...] = (
 
 def header_score(header: list[str]) -> int:
     """How many known header names a row contains (finds the header below a title line)."""
-    known = {alias for p in REGISTRY.values() for aliases in p.columns.values()
-             for alias in aliases}
-    return sum(1 for h in header if h in known)
+    return sum(1 for h in header if h in _KNOWN_HEADERS)
+
+
+_KNOWN_HEADERS = frozenset(
+    alias for p in REGISTRY.values() for aliases in p.columns.values() for alias in aliases)
 
 
 @dataclass(frozen=True)
@@ -410,14 +679,15 @@ class Detection:
     score: int
 
 
+def candidates(header: list[str]) -> list[Profile]:
+    """Every profile this header identifies and can load (a real export gives exactly one)."""
+    return [p for p in PROFILES if p.identifies(header) and not p.missing(header)]
+
+
 def detect_profile(header: list[str]) -> Detection | None:
     """The profile whose signature is present and which maps the most of this header."""
     best: Detection | None = None
-    for profile in PROFILES:
-        if not all(h in header for h in profile.signature):
-            continue
-        if profile.missing(header):
-            continue
+    for profile in candidates(header):
         score = sum(len(v) > 0 for v in profile.resolve(header).values()) * 10 + len(
             profile.signature
         )
@@ -426,14 +696,28 @@ def detect_profile(header: list[str]) -> Detection | None:
     return best
 
 
-def closest_profile(header: list[str]) -> tuple[Profile, list[str]]:
-    """The profile this header comes nearest to, and what it lacks (for the error message)."""
+def closest_profile(header: list[str]) -> tuple[Profile, list[str]] | None:
+    """The profile this header plausibly is, and what it lacks (for the error message).
+
+    Only a profile with two or more, and at least half, of its identifying headers present
+    counts: a file that merely has an 订单号 column is not "nearly 京东".
+    """
+    present = set(header)
+
     def lack(p: Profile) -> list[str]:
-        sig = [h for h in p.signature if h not in header]
+        sig = [h for h in p.signature if h not in present]
         return sig + [m for m in p.missing(header) if m.split(" ")[0] not in sig]
 
-    ranked = sorted(PROFILES, key=lambda p: (len(lack(p)), -len(p.signature)))
-    return ranked[0], lack(ranked[0])
+    def share(p: Profile) -> float:
+        return sum(h in present for h in p.signature) / len(p.signature)
+
+    plausible = [p for p in PROFILES
+                 if share(p) >= 0.5 and sum(h in present for h in p.signature) >= 2
+                 and not any(h in present for h in p.excludes)]
+    if not plausible:
+        return None
+    best = max(plausible, key=lambda p: (share(p), -len(lack(p)), len(p.signature)))
+    return best, lack(best)
 
 
 def choose_profile(
@@ -467,15 +751,7 @@ def choose_profile(
             generic = GENERIC.with_mapping(mapping)
             if not generic.missing(header) and _has_buyer_key(generic, header):
                 return generic
-            nearest, lacking = closest_profile(header)
-            hint = (
-                "or map the columns with --map buyer_id=… --map paid_at=… --map amount=…"
-            )
-            raise InputError(
-                f"{file_label}: no export profile matches its header; closest is {nearest.name} "
-                f"({nearest.title}), which needs {', '.join(lacking)}; pass --source NAME "
-                + hint
-            )
+            raise InputError(_no_profile_message(header, file_label))
     lacking = profile.missing(header)
     if lacking:
         raise InputError(
@@ -483,6 +759,24 @@ def choose_profile(
             "map them with --map field=column"
         )
     return profile
+
+
+def _no_profile_message(header: list[str], file_label: str) -> str:
+    shown = ", ".join(header[:8]) + (f", … ({len(header)} columns)" if len(header) > 8 else "")
+    hint = ("pass --source NAME (one of " + ", ".join(REGISTRY) + ") or map the columns with "
+            "--map order_id=… --map paid_at=… --map amount=… --map phone=…")
+    near = closest_profile(header)
+    if near is not None:
+        nearest, lacking = near
+        return (f"{file_label}: no export profile matches its header; closest is "
+                f"{nearest.name} ({nearest.title}), which needs {', '.join(lacking)}; "
+                + hint)
+    known = [h for h in header if h in _KNOWN_HEADERS]
+    what = ("none of its columns is a column of a known export" if not known else
+            f"only {', '.join(known[:6])} {'is' if len(known) == 1 else 'are'} known, which "
+            "no one export is identified by")
+    return (f"{file_label}: no export profile matches its header ({shown}): {what}; "
+            "if it is an order export, " + hint)
 
 
 def _has_buyer_key(profile: Profile, header: list[str]) -> bool:

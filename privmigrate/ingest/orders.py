@@ -184,7 +184,7 @@ def build_orders(
 
     out = pd.DataFrame(index=frame.index)
     out["source"] = pd.Categorical.from_codes(
-        np.full(n, SOURCE_DTYPE.categories.get_loc(profile.name), dtype=np.int8),
+        np.full(n, SOURCE_DTYPE.categories.get_loc(profile.source), dtype=np.int8),
         dtype=SOURCE_DTYPE)
 
     # Money and times: a cell that holds something unparseable rejects its row (in this

@@ -169,4 +169,4 @@ def test_a_file_no_profile_matches(runner: CliRunner, loaded: Workspace, tmp_pat
     path = tmp_path / "mystery.csv"
     path.write_text("编号,备注\n1,测试\n", encoding="utf-8")
     _fails_cleanly(runner, loaded, [str(path)], "mystery.csv", "no export profile matches",
-                   "closest is")
+                   "none of its columns is a column of a known export", "--source")

@@ -54,7 +54,7 @@ def test_quirks_are_present_in_the_small_set(example_exports: dict[str, Path]) -
     assert jd["联系电话"].str.fullmatch(r"1\*{6}\d{4}").all()
     assert jd["商家应收"].str.endswith("（系统计算中，该值仅供参考）").all()
     wdt = read_export(example_exports["erp_wdt"]).frame
-    assert (wdt["付款时间"] == "0000-00-00").any() and wdt["客户网名"].iloc[-1] == "合计:"
+    assert (wdt["支付时间"] == "0000-00-00").any() and wdt["订单编号"].iloc[-1] == "合计:"
     assert wdt["打印备注"].str.contains(r"1[3-9]\d{9}").any()
     pdd = read_export(example_exports["pdd"]).frame
     assert "买家会员名" not in pdd.columns and pdd["订单号"].str.endswith("\t").all()

@@ -32,14 +32,27 @@ def test_each_platform_sample_is_detected_as_its_profile(
 
 
 def test_a_file_matching_nothing_names_the_closest_profile_and_what_it_lacks() -> None:
-    header = ["订单号", "商品名称", "下单时间", "备注"]
+    # two of 京东's three identifying headers: it is plausibly a 京东 file missing a column
+    header = ["订单号", "客户姓名", "商品名称", "下单时间", "备注"]
     assert detect_profile(header) is None
     with pytest.raises(InputError) as err:
         choose_profile(header, source=None, mapping={}, file_label="mystery.csv")
     message = str(err.value)
     assert message.startswith("mystery.csv: no export profile matches")
     assert "closest is jd" in message
-    assert "客户姓名" in message and "客户地址" in message
+    assert "客户地址" in message and "amount" in message
+    assert "--map" in message and "--source" in message
+
+
+@pytest.mark.parametrize("header", [["foo", "bar", "baz"],
+                                    ["订单号", "商品名称", "下单时间", "备注"]])
+def test_a_header_like_no_export_names_no_closest_profile(header: list[str]) -> None:
+    # one shared column (订单号) or none at all says nothing about which export it is
+    with pytest.raises(InputError) as err:
+        choose_profile(header, source=None, mapping={}, file_label="mystery.csv")
+    message = str(err.value)
+    assert "closest" not in message
+    assert header[0] in message  # the user sees which header was read
     assert "--map" in message and "--source" in message
 
 

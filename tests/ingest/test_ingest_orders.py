@@ -136,7 +136,7 @@ def test_douyin_thousands_after_sale_refunds_and_sub_order_rows(tmp_path: Path) 
     rows = [
         ["6901", "69011", "面膜", "2026/01/02 10:00:00", "已完成", "1,299.00", "测试",
          "138****0001", "广东省", "广州市", ""],
-        ["6901", "69012", "赠品", "2026/01/02 10:00:00", "已完成", "1,299.00", "测试",
+        ["6901", "69012", "赠品", "2026/01/02 10:00:00", "已完成", "100.00", "测试",
          "138****0001", "广东省", "广州市", ""],
         ["6902", "69021", "精华", "2026/01/03 10:00:00", "已完成", "199.00", "测试", "13800000002",
          "广东省", "深圳市", "退款成功"],
@@ -147,7 +147,8 @@ def test_douyin_thousands_after_sale_refunds_and_sub_order_rows(tmp_path: Path) 
     path.write_text(pd.DataFrame(rows, columns=header).to_csv(index=False), encoding="utf-8")
     o = by_id(build(path))
     assert sorted(o.index) == ["6901", "6902", "6903"]  # one row per main order
-    assert o.loc["6901", "amount_fen"] == 129900  # the order total, not summed per line
+    # 订单应付金额 is per 子订单 in the 商品维度 report: an order's lines add up
+    assert o.loc["6901", "amount_fen"] == 139900
     assert o.loc["6901", "product"] == "面膜、赠品"
     assert o["status"].to_dict() == {"6901": "paid", "6902": "refunded", "6903": "unpaid"}
     assert o.loc["6901", "phone_status"] == "masked"
@@ -209,7 +210,7 @@ def test_erp_summary_rows_dropped_pay_time_fallback_and_line_sums(tmp_path: Path
         "发货时间": ["2026-01-03 08:00:00"] * 4 + [""],
         "付款时间": ["2026-01-02 10:00:00", "2026-01-02 10:00:00", "0000-00-00",
                  "2026-01-02 11:00:00", ""],
-        "货品成交价": ["10.00", "5.00", "20.00", "30.00", "65.00"],
+        "货品成交总价": ["10.00", "5.00", "20.00", "30.00", "65.00"],
         "出库单状态": ["已发货", "已发货", "已完成", "已取消", ""],
         "收货地区": ["福建省 厦门市 思明区"] * 4 + [""],
     })
@@ -217,7 +218,7 @@ def test_erp_summary_rows_dropped_pay_time_fallback_and_line_sums(tmp_path: Path
     o = by_id(built)
     assert built.summary_rows == 1 and built.rejects.empty
     assert sorted(o.index) == ["JY1", "JY2", "JY3"]
-    assert o.loc["JY1", "amount_fen"] == 1500  # line prices add up
+    assert o.loc["JY1", "amount_fen"] == 1500  # line totals add up
     assert o.loc["JY2", "paid_at"] == pd.Timestamp("2026-01-03 08:00:00")  # 0000-00-00 → 发货时间
     assert o.loc["JY2", "phone"] == "13800000002"  # recovered from 打印备注, not the virtual one
     assert o.loc["JY3", "phone_status"] == "masked" and pd.isna(o.loc["JY3", "phone"])

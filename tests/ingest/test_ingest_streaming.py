@@ -53,7 +53,7 @@ def test_streamed_load_equals_whole_file_load(
 def test_line_items_split_across_chunks_merge_into_one_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = ["订单编号,原始子订单号,客户网名,收件人,收件人手机,付款时间,货品成交价,货品名称,"
+    rows = ["订单编号,原始子订单号,客户网名,收件人,收件人手机,付款时间,货品成交总价,货品名称,"
             "出库单状态"]
     for i in range(30):  # one 30-line order, then singles
         rows.append(f"E1,E1-{i},网名甲,测试甲,13800000001,2026-01-02 10:00:00,1.00,货{i},已发货")

@@ -51,7 +51,7 @@ def main() -> None:
     if accounts:
         rng = np.random.default_rng(3)
         raw["invite"]["staff"] = [
-            {"id": f"acct{i:05d}", "name": f"顾问{i:05d}", "daily_capacity": 40,
+            {"id": f"acct{i:05d}", "name": f"顾{i:04d}", "daily_capacity": 40,
              "daily_add_budget": 20, "max_customers": 5000} for i in range(accounts)]
         raw["invite"]["daily_limit"] = 100 * accounts
         raw["invite"]["budgets"] = {"call": 5 * accounts, "wecom_add": 20 * accounts,

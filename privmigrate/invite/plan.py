@@ -377,6 +377,7 @@ def _account_summary(accounts: pd.DataFrame, inv: pd.DataFrame,
 def _summary(df: pd.DataFrame, reason: pd.Series, inv: pd.DataFrame, holdouts: pd.DataFrame,
              s: InviteSettings, night: date, now: datetime, accounts: pd.DataFrame) -> dict:
     skipped = reason.value_counts()
+    per_staff = inv["staff_id"].value_counts()  # one pass, not one per account
     templates: dict[str, dict] = {}
     for tid, grp in inv.groupby("template_id", sort=True):
         t = s.template(str(tid))
@@ -395,7 +396,7 @@ def _summary(df: pd.DataFrame, reason: pd.Series, inv: pd.DataFrame, holdouts: p
         "holdout_percent": s.holdout_percent,
         "skipped": {r: int(skipped.get(r, 0)) for r in SKIP_REASONS},
         "templates": templates,
-        "staff": {st.name: int((inv["staff_id"] == st.id).sum()) for st in s.staff},
+        "staff": {st.name: int(per_staff.get(st.id, 0)) for st in s.staff},
         "accounts": {
             str(a.staff): {
                 "staff_id": str(a.staff_id), "agent": str(a.agent),

@@ -52,8 +52,10 @@ def remarks(rows: pd.DataFrame, template: str, night: date) -> pd.Series:
             out = _sub(out, var, val)
             rest = rest.str.cat(val)
     room = (REMARK_MAX_CHARS - rest.str.len()).clip(lower=0)
-    fitted = pd.Series([n[:r] for n, r in zip(name.tolist(), room.tolist(), strict=True)],
-                       index=rows.index, dtype="string")
+    fitted = name.astype("string")
+    for r in room.unique():  # a few distinct lengths: one vectorised slice each
+        at = room == r
+        fitted[at] = name[at].str.slice(0, int(r))
     out = _sub(out, "name", fitted)
     return out.str.slice(0, REMARK_MAX_CHARS)
 

@@ -58,4 +58,8 @@ def register(app: typer.Typer) -> None:
             t = result["track"]
             stderr.print(f"WeCom adds read back: {t.get('conversions_new', 0)} new conversions, "
                          f"{t.get('attributed_new', 0)} attributed to an invitation")
+            moved = t.get("wecom_add") or {}
+            stderr.print(f"staff adds by phone (simulated for the demo, ids wmDEMO…): "
+                         f"{moved.get('accepted', 0)} seen — per account in 客服绩效, lists in "
+                         "batches/<night>/wecom_add.xlsx")
         typer.echo(result["report"]["path"])

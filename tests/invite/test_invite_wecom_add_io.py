@@ -200,8 +200,9 @@ def test_a_night_end_to_end_sheet_message_then_adds_seen_by_track(tmp_path, monk
         for key, value in fake.env().items():
             monkeypatch.setenv(key, value)
         raw = add_config(staff=STAFF, channels=("wecom_add",),
-                         wecom_add={"notify": True, "agent_id": 1000002})
-        raw["track"] = {"wecom": {"base_url": fake.base_url, "rate_limit_pause_seconds": 0}}
+                         wecom_add={"notify": True, "agent_id": 1000002}, holdout_percent=40)
+        raw["track"] = {"wecom": {"base_url": fake.base_url, "rate_limit_pause_seconds": 0},
+                        "lift_dimensions": ["overall", "channel", "staff"]}
         ws = w.workspace(tmp_path / "ws", raw, w.customers(300))
         day1 = {"PRIVMIGRATE_NOW": "2026-11-25T10:00"}
         result = runner.invoke(app, ["invite", "-w", str(ws), "--send", "--json"], env=day1)
@@ -226,6 +227,11 @@ def test_a_night_end_to_end_sheet_message_then_adds_seen_by_track(tmp_path, monk
         later = run_track(Workspace.at(ws), from_api=True, now=datetime(2026, 12, 3, 8),
                           sleep=lambda s: None)
         assert later["wecom_add"] == {"accepted": 0, "expired": 7}
+        # lift as for every channel: all ten were attempted (accepted or expired); three joined
+        row = next(r for r in later["lift"]
+                   if r["dimension"] == "channel" and r["group"] == "wecom_add")
+        assert (row["invited_n"], row["invited_converted"]) == (10, 3)
+        assert row["holdout_n"] > 0  # tonight's holdout peers of the same segments
     with open_ledger(ws / "state.db") as conn:
         status = dict(conn.execute("SELECT customer_id, status FROM invitations").fetchall())
     assert {status[c] for c in added["customer_id"]} == {"accepted"}

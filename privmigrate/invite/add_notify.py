@@ -59,10 +59,9 @@ def notify_members(conn: sqlite3.Connection, client: WeComClient, settings: Invi
     assert cfg.agent_id is not None  # settings require it with notify = true
     done = {r[0] for r in conn.execute("SELECT staff FROM wecom_notices WHERE night = ?",
                                        (night.isoformat(),))}
-    ids = {st.name: st.id for st in settings.staff}
     sent, skipped, unreachable = 0, 0, []
     for staff, rows in add_sheets(plan, [st.name for st in settings.staff]).items():
-        staff_id = str(rows["staff_id"].iloc[0]) if staff not in ids else ids[staff]
+        staff_id = str(rows["staff_id"].iloc[0])
         if staff_id in done:
             skipped += 1
             continue

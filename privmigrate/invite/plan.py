@@ -346,7 +346,7 @@ def _build(sel: pd.DataFrame, s: InviteSettings, night: date) -> pd.DataFrame:
         elif t.channel == "wecom_add":  # the 申请语 the member sends with the add request
             sel.loc[rows, "message"] = text
             sel.loc[rows, "length"] = text.str.len().to_numpy()
-            sel.loc[rows, "remark"] = wecom_add.remarks(part, s.wecom_add.remark, night)
+            sel.loc[rows, "remark"] = wecom_add.remarks(part, s.wecom_add.remark)
             sel.loc[rows, "expires_at"] = wecom_add.expires_at(night, s.wecom_add.expire_days)
         else:
             sel.loc[rows, "talking_points"] = text

@@ -27,13 +27,12 @@ def expires_at(night: date, days: int) -> str:
     return f"{(night + timedelta(days=days)).isoformat()} 23:59:59"
 
 
-def remarks(rows: pd.DataFrame, template: str, night: date) -> pd.Series:
+def remarks(rows: pd.DataFrame, template: str) -> pd.Series:
     """The suggested 备注 per row, never longer than WeCom's 20 characters.
 
     The name gives way first: everything else is rendered, and the name fills what is left,
     so the phone tail (what a member searches by later) is never cut.
     """
-    del night  # the remark does not depend on the night; kept for a uniform signature
     phone = rows["phone"].astype("string").fillna("")
     last = pd.to_datetime(rows["last_paid_at"], errors="coerce")
     values = {

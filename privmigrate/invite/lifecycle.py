@@ -55,3 +55,15 @@ CALL_OUTCOMES: dict[str, str] = {
     "要求不再联系": "do_not_contact",
 }
 CALL_OUTCOME_CODES = tuple(dict.fromkeys(CALL_OUTCOMES.values()))
+
+# The call sheet's columns that `privmigrate calls import` reads back (the contract between
+# the sheet writer, invite/calls.py, and the importer, invite/call_results.py). A row is
+# matched to its invitation by the per-person 联系我 state (unique per invitation), else by
+# the customer id; the agent fills the outcome (a key of CALL_OUTCOMES, from the drop-down),
+# may add a remark (never a phone number) and the time of the call (default: the import).
+# Each tuple lists the headers accepted, the sheet's own first.
+CALL_STATE_HEADERS = ("企微state", "wecom_state", "联系我state", "state")
+CALL_CUSTOMER_HEADERS = ("客户编号", "external_ref", "customer_id")
+CALL_OUTCOME_HEADERS = ("外呼结果", "call_outcome", "outcome")
+CALL_NOTE_HEADERS = ("备注", "outcome_note", "remark", "note")
+CALL_TIME_HEADERS = ("外呼时间", "called_at", "outcome_at")

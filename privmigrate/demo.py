@@ -60,15 +60,61 @@ def prepare_workspace(ws: Workspace, *, seed: int = 7, buyers: int = 3000) -> li
     return write_example_exports(private_dir(ws.inbox_dir), seed=seed, buyers=buyers)
 
 
-def simulate_wecom_adds(ws: Workspace, night: date, *, seed: int = 11) -> Path | None:
+DEMO_DAYS_AGO = 6  # the demo's night: its invitations have had days to bring adds in
+
+
+def demo_night(now: datetime) -> tuple[date, datetime]:
+    """The night the demo plans and sends (some days before ``now``) and its send time."""
+    night = now.date() - timedelta(days=DEMO_DAYS_AGO)
+    return night, datetime.combine(night, datetime.min.time()).replace(hour=19)
+
+
+def simulate_call_outcomes(ws: Workspace, night: date, now: datetime, *,
+                           seed: int = 5) -> Path | None:
+    """The call sheet as the agents fill it in the day after the night: an outcome from the
+    drop-down (``lifecycle.CALL_OUTCOMES``) and the time of each call. Written to
+    inbox/calls/ for `privmigrate calls import`."""
+    from privmigrate.invite import lifecycle
+
+    with open_ledger(ws.state_db) as conn:
+        calls = pd.read_sql_query(
+            "SELECT customer_id, state FROM invitations WHERE night = ? AND channel = 'call'",
+            conn, params=(night.isoformat(),))
+    if calls.empty:
+        return None
+    rng = np.random.default_rng(seed)
+    words = ["接通", "同意加微", "未接通", "拒绝", "忙线", "空号"]
+    picked = rng.choice(len(words), size=len(calls), p=[0.3, 0.3, 0.2, 0.1, 0.05, 0.05])
+    first = datetime.combine(night + timedelta(days=1), datetime.min.time()).replace(hour=10)
+    called_at = [min(first + timedelta(minutes=int(m)), now - timedelta(minutes=5))
+                 for m in rng.integers(0, 8 * 60, len(calls))]
+    sheet = pd.DataFrame({
+        lifecycle.CALL_CUSTOMER_HEADERS[0]: calls["customer_id"],
+        lifecycle.CALL_STATE_HEADERS[0]: calls["state"],
+        lifecycle.CALL_OUTCOME_HEADERS[0]: [words[i] for i in picked],
+        lifecycle.CALL_TIME_HEADERS[0]: [t.strftime("%Y-%m-%d %H:%M") for t in called_at],
+        lifecycle.CALL_NOTE_HEADERS[0]: "",
+    })
+    target = private_dir(ws.inbox_dir / "calls") / f"calls_{night:%Y%m%d}.csv"
+    with atomic_path(target) as tmp:
+        sheet.to_csv(tmp, index=False, encoding="utf-8-sig")
+    return target
+
+
+def simulate_wecom_adds(ws: Workspace, night: date, now: datetime, *,
+                        seed: int = 11) -> Path | None:
     """A WeCom contact export as if some invited buyers (and a few holdouts) added the
-    brand's staff over the following days."""
+    brand's staff between their invitation and ``now`` — never later: the demo has no
+    event from the future."""
+    from privmigrate.track.attribution import invitation_times
+
     with open_ledger(ws.state_db) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "invitations" not in tables:
             return None
         inv = pd.read_sql_query(
-            "SELECT customer_id, channel, staff, state FROM invitations WHERE night = ?",
+            "SELECT customer_id, channel, staff, state, status, call_outcome, sent_at, "
+            "outcome_at, planned_at, night FROM invitations WHERE night = ?",
             conn, params=(night.isoformat(),))
         holdouts = pd.read_sql_query(
             "SELECT customer_id FROM holdouts WHERE night = ?", conn,
@@ -80,12 +126,13 @@ def simulate_wecom_adds(ws: Workspace, night: date, *, seed: int = 11) -> Path |
 
     customers = read_customers(ws.customers_path).set_index("customer_id")
     rng = np.random.default_rng(seed)
-    # staff adding a buyer by phone succeed more often than an SMS (the request is personal)
-    rate = np.select([inv["channel"] == "call", inv["channel"] == "wecom_add"], [0.35, 0.45],
-                     0.12)
+    agreed = inv["call_outcome"].isin(["agreed", "added"])
+    rate = np.select([agreed, inv["status"] == "called", inv["status"] == "accepted"],
+                     [0.7, 0.15, 0.12], 0.0)
     joined = inv[rng.random(len(inv)) < rate].copy()
+    t0 = invitation_times(joined).reset_index(drop=True)
     organic = holdouts[rng.random(len(holdouts)) < 0.04].copy()
-    start = datetime.now().replace(microsecond=0) + timedelta(hours=1)
+    sent = pd.Timestamp(demo_night(now)[1])
     rows = []
     for i, r in enumerate(joined.itertuples(index=False)):
         per_person = r.channel == "call"
@@ -93,7 +140,7 @@ def simulate_wecom_adds(ws: Workspace, night: date, *, seed: int = 11) -> Path |
         rows.append({
             "external_userid": f"wmDEMO{i:06d}",
             "userid": r.staff or "advisor01",
-            "add_time": start + timedelta(minutes=int(rng.integers(0, 6 * 24 * 60))),
+            "add_time": _before(now, t0[i] + _delay(rng)),
             "state": r.state if per_person else "",
             "customer_channel": "" if per_person else (r.state or ""),
             "remark_mobiles": "" if per_person or pd.isna(phone) else phone,
@@ -103,7 +150,7 @@ def simulate_wecom_adds(ws: Workspace, night: date, *, seed: int = 11) -> Path |
         rows.append({
             "external_userid": f"wmORG{j:06d}",
             "userid": "advisor01",
-            "add_time": start + timedelta(minutes=int(rng.integers(0, 6 * 24 * 60))),
+            "add_time": _before(now, sent + _delay(rng)),
             "state": "", "customer_channel": "",
             "remark_mobiles": "" if pd.isna(phone) else phone,
         })
@@ -111,6 +158,16 @@ def simulate_wecom_adds(ws: Workspace, night: date, *, seed: int = 11) -> Path |
     with atomic_path(target) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False, encoding="utf-8-sig")
     return target
+
+
+def _delay(rng: np.random.Generator) -> pd.Timedelta:
+    return pd.Timedelta(minutes=int(rng.integers(5, 6 * 24 * 60)))
+
+
+def _before(now: datetime, when: pd.Timestamp) -> str:
+    """``when``, but never after ``now`` (an add is something that already happened)."""
+    latest = pd.Timestamp(now) - pd.Timedelta(minutes=1)
+    return min(when, latest).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def simulate_sms_acceptance(ws: Workspace, night: date, now: datetime) -> int:
@@ -142,29 +199,38 @@ def build_demo_audiences(ws: Workspace, now: datetime) -> list[dict[str, Any]]:
     return out
 
 
-def run_demo(ws: Workspace, night: date, now: datetime,
+def run_demo(ws: Workspace, now: datetime,
              progress: Progress = NULL_PROGRESS) -> dict[str, Any]:
-    """The whole demo night; returns what each stage did."""
+    """The whole demo; returns what each stage did.
+
+    The night is ``DEMO_DAYS_AGO`` days before ``now``: planned and sent that evening, called
+    the next day (the agents' sheet imported), WeCom adds read back today, and the morning
+    workbook as of today — so nothing the demo records lies after the as-of date.
+    """
+    from privmigrate.invite.call_results import import_call_results
     from privmigrate.pipeline import run_night
     from privmigrate.report import write_report
     from privmigrate.track.run import run_track
 
     files = prepare_workspace(ws)
+    night, sent_at = demo_night(now)
     with ws.lock("demo"):
-        first = run_night(ws, night, now=now, progress=progress)
-        audiences = build_demo_audiences(ws, now)
-        simulated = simulate_sms_acceptance(ws, night, now)
-        adds = simulate_wecom_adds(ws, night)
-        later = now + timedelta(days=6)
-        track = run_track(ws, [adds], from_api=False, now=later, progress=progress) \
-            if adds else None
-        report = write_report(ws, None, "zh", as_of=night, progress=progress)
+        first = run_night(ws, night, now=sent_at, progress=progress)
+        audiences = build_demo_audiences(ws, sent_at)
+        simulated = simulate_sms_acceptance(ws, night, sent_at)
+        sheet = simulate_call_outcomes(ws, night, now)
+        calls = import_call_results(ws, [sheet], now=now, as_of=now.date()) if sheet else None
+        adds = simulate_wecom_adds(ws, night, now)
+        track = run_track(ws, [adds], from_api=False, now=now, progress=progress,
+                          as_of=now.date()) if adds else None
+        report = write_report(ws, None, "zh", as_of=now.date(), progress=progress)
     return {
         "workspace": str(ws.root),
         "exports": [p.name for p in files],
         "night": first.to_dict(),
         "audiences": audiences,
         "sms_simulated": simulated,
+        "calls": calls,
         "track": track,
         "report": report,
     }

@@ -98,6 +98,7 @@ class StepResult:
 class NightResult:
     night: str
     steps: list[StepResult]
+    figures: dict[str, Any] | None = None  # track.metrics as of the night, after the steps
 
     @property
     def exit_code(self) -> ExitCode:
@@ -117,6 +118,7 @@ class NightResult:
             "exit_code": int(self.exit_code),
             "steps": [{"step": s.step, "status": s.status, "detail": s.detail}
                       for s in self.steps],
+            "figures": self.figures,
         }
 
 
@@ -154,7 +156,17 @@ def run_night(
         outcome[step] = "ok" if result.status in ("ok", "partial") else "failed"
         if os.environ.get(CRASH_AFTER_ENV) == step:
             os._exit(9)  # simulate a crash (kill -9) between steps; see docs/run.md
-    return NightResult(night.isoformat(), steps)
+    return NightResult(night.isoformat(), steps, _figures(ws, night))
+
+
+def _figures(ws: Workspace, night: date) -> dict[str, Any] | None:
+    """The night's figures (``track.metrics``), as track and the report show them."""
+    from privmigrate.track.run import measure_workspace
+
+    try:
+        return measure_workspace(ws, night).figures.to_dict()
+    except PrivmigrateError:
+        return None  # a damaged input is already a failed step
 
 
 def _run_step(ws: Workspace, step: str, night: date, now: datetime, settings: RunSettings,
@@ -371,12 +383,12 @@ def _step_track(ws: Workspace, night: date, now: datetime, settings: RunSettings
 
     if settings.track == "api":
         return _compact(run_track(ws, None, from_api=True, now=now, progress=progress,
-                                  dry_run=dry_run))
+                                  dry_run=dry_run, as_of=night))
     files = sorted(p for p in ws.root.glob(settings.track_files) if p.is_file())
     if not files:
         return {"note": f"no WeCom files match {settings.track_files}"}
     return _compact(run_track(ws, files, from_api=False, now=now, progress=progress,
-                              dry_run=dry_run))
+                              dry_run=dry_run, as_of=night))
 
 
 def _step_report(ws: Workspace, night: date, now: datetime, settings: RunSettings,
@@ -391,7 +403,7 @@ def _step_report(ws: Workspace, night: date, now: datetime, settings: RunSetting
     report = report_settings(read_config(ws.config_path))
     result = write_report(ws, None, report.lang, as_of=night, progress=progress,
                           latest=report.latest)
-    return {"path": result.get("path")}
+    return {"path": result.get("path"), "warnings": result["warnings"]}
 
 
 def _compact(result: Any) -> dict[str, Any]:

@@ -67,6 +67,7 @@ COMMAND_MODULES: list[str] = [
     "invite_cmd",
     "suppress_cmd",
     "receipts_cmd",
+    "calls_cmd",
     "audience_cmd",
     "track_cmd",
     "report_cmd",

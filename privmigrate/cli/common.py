@@ -42,6 +42,10 @@ WorkspaceOption = typer.Option(
     help="Workspace folder (default: the current directory).",
     show_default=False,
 )
+AsOfOption = typer.Option(
+    None, "--as-of", metavar="DATE",
+    help="The date the figures are for (YYYY-MM-DD; default today, Asia/Shanghai). Events "
+    "dated after it are never counted.", show_default=False)
 JsonOption = typer.Option(
     False, "--json", help="Print one JSON object on stdout instead of tables."
 )

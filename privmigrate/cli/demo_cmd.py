@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
                              "--workspace")
         now = shanghai_now()
         with progress(not as_json) as bar:
-            result = run_demo(ws, now.date(), now, bar)
+            result = run_demo(ws, now, bar)
         if as_json:
             emit_json(result)
             return
@@ -54,6 +54,10 @@ def register(app: typer.Typer) -> None:
             stderr.print(f"audience package: {a.get('platform')} → {a.get('path') or a}")
         stderr.print(f"SMS sending simulated for the demo: {result['sms_simulated']} messages "
                      "marked accepted (a real night sends with `privmigrate invite --send`)")
+        if result["calls"]:
+            c = result["calls"]
+            stderr.print(f"Call outcomes imported for the demo: {c['calls']} calls recorded "
+                         "(a real night: `privmigrate calls import` the agents' calls.xlsx)")
         if result["track"]:
             t = result["track"]
             stderr.print(f"WeCom adds read back: {t.get('conversions_new', 0)} new conversions, "

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
 
 from privmigrate.cli.common import (
+    AsOfOption,
     JsonOption,
     WorkspaceOption,
     emit_json,
@@ -17,6 +17,7 @@ from privmigrate.cli.common import (
     stderr,
     workspace,
 )
+from privmigrate.clock import as_of_date
 from privmigrate.errors import InputError
 
 
@@ -35,11 +36,7 @@ def report(
         None, "--lang", metavar="zh|en",
         help="Labels and sheet names: zh or en (default: [report] lang, else zh).",
         show_default=False),
-    as_of: str | None = typer.Option(
-        None, "--as-of", metavar="DATE",
-        help="Date the figures are for, YYYY-MM-DD (default: the date the "
-        "customers were scored for, else today).",
-        show_default=False),
+    as_of: str | None = AsOfOption,
     ws_path: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -62,15 +59,15 @@ def report(
     if output is not None and output.suffix.lower() != ".xlsx":
         raise InputError(f"{output}: the workbook must end in .xlsx; choose another --output")
     with progress(not as_json) as bar:
-        summary = write_report(ws, output=output, lang=chosen, as_of=_date(as_of), progress=bar,
+        summary = write_report(ws, output=output, lang=chosen,
+                               as_of=as_of_date(parse_day(as_of, "--as-of")), progress=bar,
                                latest=settings.latest)
     if as_json:
         emit_json(summary)
         return
+    for warning in summary["warnings"]:
+        stderr.print(f"Warning: {warning}")
     stderr.print(f"{len(summary['sheets'])} sheets, {summary['customers']:,} customers; wrote:")
     # NOTE: the path is the command's result, so it goes to stdout (scripts, the demo's end).
     typer.echo(summary["path"])
 
-
-def _date(text: str | None) -> date | None:
-    return parse_day(text, "--as-of")

@@ -17,6 +17,7 @@ from privmigrate.cli.common import (
     stderr,
 )
 from privmigrate.cli.common import workspace as open_workspace
+from privmigrate.clock import as_of_date
 from privmigrate.workspace import Workspace
 
 
@@ -97,7 +98,7 @@ def register(app: typer.Typer) -> None:
         as_of: str | None = typer.Option(
             None, "--as-of", metavar="DATE",
             help="Score as of this date (YYYY-MM-DD); later orders are ignored. "
-                 "Default: the date of the latest paid order."),
+                 "Default: today (Asia/Shanghai), as for every command."),
         split: str | None = typer.Option(
             None, "--split", metavar="mean|median",
             help="Split R/F/M into high/low at the mean or the median "
@@ -121,7 +122,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("use mean or median", param_hint="--split")
         if output is not None and output.suffix.lower() not in (".csv", ".xlsx"):
             raise typer.BadParameter("write a .csv or .xlsx file", param_hint="--output")
-        day = parse_day(as_of, "--as-of")
+        day = as_of_date(parse_day(as_of, "--as-of"))
         ws = open_workspace(workspace_dir)
         if files:
             result, loaded = _load_and_segment(ws, files, source, maps, encoding, as_json, day,

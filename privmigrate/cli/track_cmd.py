@@ -10,15 +10,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from privmigrate.cli.common import (
+    AsOfOption,
     JsonOption,
     WorkspaceOption,
     emit_json,
     handle_errors,
+    parse_day,
     progress,
     stderr,
     workspace,
 )
-from privmigrate.clock import shanghai_now
+from privmigrate.clock import as_of_date, shanghai_now
 from privmigrate.errors import ExitCode, PrivmigrateError
 
 
@@ -37,6 +39,7 @@ def track(
         "PRIVMIGRATE_WECOM_CORP_ID, PRIVMIGRATE_WECOM_SECRET)."),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Attribute and show lift, write nothing."),
+    as_of: str | None = AsOfOption,
     workspace_dir: Path | None = WorkspaceOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -60,9 +63,11 @@ def track(
 
     if from_api and files:
         raise PrivmigrateError("give FILE… or --from-api, not both", exit_code=ExitCode.USAGE)
+    day = as_of_date(parse_day(as_of, "--as-of"))
     ws = workspace(workspace_dir, must_exist=True)
     with ws.lock("track"), progress(not as_json) as bar:
-        summary = run_track(ws, files or None, from_api, shanghai_now(), bar, dry_run=dry_run)
+        summary = run_track(ws, files or None, from_api, shanghai_now(), bar, dry_run=dry_run,
+                            as_of=day)
     if as_json:
         emit_json(summary)
         return
@@ -84,6 +89,11 @@ def _print(summary: dict[str, Any]) -> None:
         f"accounts of converted buyers, {summary['unmatched_persons']} not buyers. "
         f"Converted buyers in the ledger: {summary['converted_customers_total']}.",
         markup=False, highlight=False)
+    f = summary["figures"]
+    stderr.print(
+        f"As of {f['as_of']}: {f['invited']} invited (attempted), {f['converted']} converted "
+        f"({_pct(f['conversion_rate'])}); holdout {f['holdout_converted']}/{f['holdout']} "
+        f"({_pct(f['holdout_rate'])}); lift {_pp(f['lift'])} pp.", markup=False, highlight=False)
     rows = summary["lift"]
     if not rows:
         return

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from privmigrate.clock import as_of_date
 from privmigrate.progress import NULL_PROGRESS, Progress
 from privmigrate.workspace import Workspace, atomic_path
 
@@ -29,9 +30,11 @@ def write_report(ws: Workspace, output: Path | None = None, lang: str = "zh",
                  latest: bool = True, row_limit: int | None = None) -> dict[str, Any]:
     """Write the workbook; return a summary (path, sheets, figures) for --json and the pipeline.
 
-    ``as_of`` None: the date `segment` scored the customers for, else today. ``output`` None
-    writes ``reports/privmigrate-<as_of>.xlsx`` and, with ``latest``, refreshes
-    ``reports/latest.xlsx``. ``row_limit`` (rows per sheet, header included) exists for tests.
+    ``as_of`` None: today in Asia/Shanghai (``clock.as_of_date``, every command's rule).
+    ``output`` None writes ``reports/privmigrate-<as_of>.xlsx`` and, with ``latest``, refreshes
+    ``reports/latest.xlsx`` — unless a report of a later as-of date is there: latest.xlsx
+    never goes back in time (the summary's ``warnings`` says so). ``row_limit`` (rows per
+    sheet, header included) exists for tests.
     """
     from openpyxl import Workbook
 
@@ -42,8 +45,8 @@ def write_report(ws: Workspace, output: Path | None = None, lang: str = "zh",
 
     t = labels(lang)
     progress.start("report: reading", total=None)
-    data = gather(ws, as_of, today=date.today())
-    as_of = data.as_of
+    as_of = as_of_date(as_of)
+    data = gather(ws, as_of)
     wb = Workbook(write_only=True)
     wb.properties.creator = "privmigrate"
     wb.properties.title = t["title"]
@@ -76,9 +79,15 @@ def write_report(ws: Workspace, output: Path | None = None, lang: str = "zh",
         else:
             wb.save(tmp)
     latest_path = None
+    warnings: list[str] = []
     if output is None and latest:
-        latest_path = target.parent / LATEST_NAME
-        _refresh_latest(target, latest_path)
+        newer = newest_report(target.parent)
+        if newer is not None and newer[0] > as_of:
+            warnings.append(f"reports/{LATEST_NAME} kept as it is: it is meant to show the "
+                            f"newest as-of date, and {newer[1].name} is newer than {as_of}")
+        else:
+            latest_path = target.parent / LATEST_NAME
+            _refresh_latest(target, latest_path)
     progress.finish()
     return {
         "path": str(target), "latest": str(latest_path) if latest_path else None, "lang": lang,
@@ -86,7 +95,19 @@ def write_report(ws: Workspace, output: Path | None = None, lang: str = "zh",
         "customers": 0 if data.customers is None else data.customers.num_rows,
         "detail_sheets": len(parts), "invited": data.invited, "converted": data.converted,
         "lift": data.lift.value, "lift_method": data.lift.method, "staff": staff,
+        "figures": data.figures.to_dict() if data.figures else None, "warnings": warnings,
     }
+
+
+def newest_report(folder: Path) -> tuple[date, Path] | None:
+    """The dated report (privmigrate-YYYY-MM-DD.xlsx) with the latest as-of in ``folder``."""
+    found = []
+    for path in folder.glob("privmigrate-*.xlsx"):
+        try:
+            found.append((date.fromisoformat(path.stem.removeprefix("privmigrate-")), path))
+        except ValueError:
+            continue
+    return max(found) if found else None
 
 
 @contextlib.contextmanager

@@ -7,7 +7,6 @@ schema, so a column another engineer has not added yet degrades to "unknown" ins
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,24 +20,21 @@ import pyarrow.parquet as pq
 
 from privmigrate.errors import InputError, PrivmigrateError
 from privmigrate.ledger import open_ledger
+from privmigrate.track.metrics import Figures
 from privmigrate.workspace import Workspace
 
-SENT_STATUSES = ("accepted", "called")  # the provider took the SMS, or the call was made
-# A call list is handed to the agents when the batch is written; privmigrate does not hear
-# back from the outbound tool, so a planned call counts as issued (sent).
-CALL_ISSUED_STATUSES = ("planned", "called")
 UNSURE_STATUSES = ("unknown", "sending")  # no answer from the provider / a send cut short
 INVITE_DIMENSIONS = ("night", "channel", "template_id", "variant", "staff")
 
 
 @dataclass
 class Lift:
-    """Invited-vs-holdout conversion difference, and how it was computed."""
+    """Invited-vs-holdout conversion difference (``track.metrics``), and its groups."""
 
     value: float | None
     low: float | None = None
     high: float | None = None
-    method: str = "none"  # track (lift_table), simple, none
+    method: str = "none"  # track (track.metrics), none (no holdout yet)
     by_group: pd.DataFrame | None = None
 
 
@@ -55,26 +51,32 @@ class ReportData:
     customer_invites: pd.DataFrame | None = None  # last invitation per customer
     audiences: pd.DataFrame | None = None
     staff_names: dict[str, str] = field(default_factory=dict)  # userid → "name (userid)"
-    invited: int = 0
-    converted: int = 0
-    holdout: int = 0
+    figures: Figures | None = None  # track.metrics: the one definition of each figure
     lift: Lift = field(default_factory=lambda: Lift(None))
 
+    @property
+    def invited(self) -> int:
+        return self.figures.invited if self.figures else 0
 
-def gather(ws: Workspace, as_of: date | None, today: date) -> ReportData:
-    """Read what the workspace has; missing inputs stay None.
+    @property
+    def converted(self) -> int:
+        return self.figures.converted if self.figures else 0
 
-    ``as_of`` None: the as-of date `segment` stored in customers.parquet, else ``today``.
-    """
+    @property
+    def holdout(self) -> int:
+        return self.figures.holdout if self.figures else 0
+
+
+def gather(ws: Workspace, as_of: date) -> ReportData:
+    """Read what the workspace has as of ``as_of``; missing inputs stay None."""
     customers = _read_customers(ws.customers_path)
-    as_of = as_of or (customers_as_of(customers) if customers is not None else None) or today
     data = ReportData(as_of=as_of, workspace=ws.root, customers=customers)
     data.staff_names = _staff_names(ws)
     _read_orders(ws.orders_path, data)
     data.rejects = _read_rejects(ws.rejects_path)
     if ws.state_db.exists():
         with open_ledger(ws.state_db) as conn:
-            _read_ledger(conn, data)
+            _read_ledger(conn, data, ws)
     return data
 
 
@@ -97,15 +99,6 @@ def _read_customers(path: Path) -> pa.Table | None:
         return pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"{path}: cannot read ({exc}); run `privmigrate segment` again") from exc
-
-
-def customers_as_of(customers: pa.Table) -> date | None:
-    """The as-of date in customers.parquet's metadata (``privmigrate`` key), if any."""
-    raw = (customers.schema.metadata or {}).get(b"privmigrate")
-    try:
-        return date.fromisoformat(json.loads(raw)["as_of"]) if raw else None
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def _read_orders(path: Path, data: ReportData) -> None:
@@ -165,59 +158,48 @@ def _select(conn: sqlite3.Connection, table: str, wanted: list[str]) -> pd.DataF
     return pd.DataFrame([tuple(r) for r in cur.fetchall()], columns=wanted)
 
 
-def _read_ledger(conn: sqlite3.Connection, data: ReportData) -> None:
+def _read_ledger(conn: sqlite3.Connection, data: ReportData, ws: Workspace) -> None:
+    from privmigrate.track import store
+    from privmigrate.track.run import measure_workspace
+
     tables = _tables(conn)
     if "loaded_files" in tables:
         data.loaded_files = _select(conn, "loaded_files", ["path", "source", "rows", "loaded",
                                                            "rejected", "unlinked", "loaded_at"])
-    invitations = holdouts = conversions = None
-    if "invitations" in tables:
-        invitations = _select(conn, "invitations", _invitation_columns(conn))
-    if "holdouts" in tables:
-        holdouts = _select(conn, "holdouts", ["night", "campaign", "customer_id", "segment"])
-    if "conversions" in tables:
-        conversions = _select(conn, "conversions", ["customer_id", "added_at", "invitation_id",
-                                                    "attributed", "staff", "state"])
+    segments = None
+    if data.customers is not None and "segment" in data.customers.column_names:
+        segments = data.customers.select(["customer_id", "segment"]).to_pandas()
+    measured = measure_workspace(ws, data.as_of, segments)
+    data.figures = f = measured.figures
+    invitations = store.read_invitations(conn)
     if invitations is not None and len(invitations):
-        _summarise_invitations(invitations, conversions, data)
-    data.lift = _lift(invitations, holdouts, conversions, data)
-    data.holdout = 0 if holdouts is None else int(holdouts["customer_id"].nunique())
+        _summarise_invitations(invitations, measured.invitations, data)
+    holdouts = store.read_holdouts(conn)
+    has_control = holdouts is not None and len(holdouts) > 0
+    data.lift = Lift(f.lift, f.lift_low, f.lift_high, "track" if has_control else "none",
+                     measured.lift if has_control else None)
     data.audiences = _read_audiences(conn, tables)
 
 
-def _invitation_columns(conn: sqlite3.Connection) -> list[str]:
-    base = ["invitation_id", "night", "batch_id", "campaign", "customer_id", "channel",
-            "template_id", "variant", "offer", "staff", "state", "planned_at", "status", "sent_at"]
-    return base + [c for c in ("segment",) if c in _columns(conn, "invitations")]
-
-
-def _summarise_invitations(inv: pd.DataFrame, conv: pd.DataFrame | None,
+def _summarise_invitations(inv: pd.DataFrame, attempted: pd.DataFrame,
                            data: ReportData) -> None:
+    """Per night·channel·template·variant·staff: planned, attempted ("sent"), failed,
+    unsure, converted — attempted and converted are ``track.metrics``' units."""
     status = inv["status"].astype("string").fillna("unknown")
-    is_call = inv["channel"].astype("string").eq("call").fillna(False)
-    status = status.mask(is_call & status.isin(CALL_ISSUED_STATUSES), "called")
-    attributed = set()
-    converted_customers: set[str] = set()
-    if conv is not None and len(conv):
-        flag = pd.to_numeric(conv["attributed"], errors="coerce").fillna(0).astype(bool)
-        hit = conv[flag & conv["invitation_id"].notna()]
-        attributed = set(hit["invitation_id"].astype(str))
-        converted_customers = set(hit["customer_id"].dropna().astype(str))
+    done = attempted.set_index(attempted["invitation_id"].astype(str))["converted"]
+    ids = inv["invitation_id"].astype(str)
     frame = pd.DataFrame({
         **{d: inv[d].astype("string").fillna("") for d in INVITE_DIMENSIONS},
         "planned": 1,
-        "sent": status.isin(SENT_STATUSES).astype("int64"),
+        "sent": ids.isin(done.index).astype("int64"),
         "failed": (status == "failed").astype("int64"),
         "unknown": status.isin(UNSURE_STATUSES).astype("int64"),
-        "converted": inv["invitation_id"].astype(str).isin(attributed).astype("int64"),
+        "converted": ids.map(done.astype("int64")).fillna(0).astype("int64"),
     })
     grouped = frame.groupby(list(INVITE_DIMENSIONS), as_index=False, sort=True).sum()
     data.invitations = grouped.sort_values(["night", "channel"], ascending=[False, True],
                                            ignore_index=True)
-    sent = inv[status.isin(SENT_STATUSES)]
-    invited = set(sent["customer_id"].dropna().astype(str))
-    data.invited = len(invited)
-    data.converted = len(invited & converted_customers)
+    converted_customers = set(attempted.loc[attempted["converted"], "customer_id"].astype(str))
     last = inv.assign(_status=status).sort_values(["night", "invitation_id"]).drop_duplicates(
         "customer_id", keep="last")
     data.customer_invites = pd.DataFrame({
@@ -226,45 +208,6 @@ def _summarise_invitations(inv: pd.DataFrame, conv: pd.DataFrame | None,
         "invite_status": last["_status"],
         "converted": last["customer_id"].astype(str).isin(converted_customers),
     })
-
-
-def _lift(inv: pd.DataFrame | None, hold: pd.DataFrame | None, conv: pd.DataFrame | None,
-          data: ReportData) -> Lift:
-    if inv is None or hold is None or not len(inv) or not len(hold):
-        return Lift(None)
-    conv = conv if conv is not None else pd.DataFrame(columns=["customer_id", "added_at"])
-    try:
-        from privmigrate.track.lift import lift_report
-    except ImportError:
-        return _simple_lift(inv, hold, conv)
-    segments = None
-    if data.customers is not None and "segment" in data.customers.column_names:
-        segments = data.customers.select(["customer_id", "segment"]).to_pandas()
-    table = lift_report(inv, hold, conv, dimensions=("overall", "template", "variant", "staff"),
-                        customers=segments, as_of=pd.Timestamp(data.as_of))
-    overall = table[table["dimension"] == "overall"]
-    if overall.empty:
-        return Lift(None, method="track", by_group=table)
-    row = overall.iloc[0]
-    return Lift(_num(row["lift_abs"]), _num(row["lift_ci_low"]), _num(row["lift_ci_high"]),
-                "track", table)
-
-
-def _simple_lift(inv: pd.DataFrame, hold: pd.DataFrame, conv: pd.DataFrame) -> Lift:
-    """Fallback when track.lift is absent: converted share of invited minus of held-out."""
-    added = set(conv["customer_id"].dropna().astype(str))
-    invited = set(inv["customer_id"].dropna().astype(str))
-    held = set(hold["customer_id"].dropna().astype(str))
-    if not invited or not held:
-        return Lift(None)
-    rate_i = len(invited & added) / len(invited)
-    rate_h = len(held & added) / len(held)
-    return Lift(rate_i - rate_h, method="simple")
-
-
-def _num(value: object) -> float | None:
-    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-    return None if pd.isna(number) else float(number)
 
 
 def _read_audiences(conn: sqlite3.Connection, tables: set[str]) -> pd.DataFrame | None:

@@ -58,8 +58,8 @@ def overview(ws: WriteOnlyWorksheet, data: ReportData, t: Labels) -> None:
     totals = _customer_totals(data.customers) if data.customers is not None else {
         "customers": 0, "reachable": 0, "revenue": 0.0, "covered": 0.0}
     lift = data.lift
-    lift_note = {"track": t["n.lift_track"], "simple": t["n.lift_simple"]}.get(
-        lift.method, t["n.lift_none"])
+    f = data.figures
+    lift_note = t["n.lift_track"] if lift.method == "track" else t["n.lift_none"]
     if lift.method == "track" and lift.value is None:
         lift_note = t["n.lift_pending"]
     if lift.low is not None and lift.high is not None:
@@ -70,7 +70,10 @@ def overview(ws: WriteOnlyWorksheet, data: ReportData, t: Labels) -> None:
         ([t["m.reachable"], totals["reachable"], t["n.reachable"]], ["text", "int", "text"]),
         ([t["m.invited"], data.invited, t["n.invited"]], ["text", "int", "text"]),
         ([t["m.converted"], data.converted, t["n.converted"]], ["text", "int", "text"]),
-        ([t["m.conversion"], _ratio(data.converted, data.invited), t["n.conversion"]],
+        ([t["m.conversion"], f.conversion_rate if f else None, t["n.conversion"]],
+         ["text", "percent", "text"]),
+        ([t["m.holdout"], data.holdout, t["n.holdout"]], ["text", "int", "text"]),
+        ([t["m.holdout_rate"], f.holdout_rate if f else None, t["n.holdout_rate"]],
          ["text", "percent", "text"]),
         ([t["m.lift"], lift.value, lift_note], ["text", "percent", "text"]),
         ([t["m.revenue_total"], totals["revenue"], ""], ["text", "money", "text"]),

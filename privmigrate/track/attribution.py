@@ -11,7 +11,8 @@ out. The rules (docs/track.md "Attribution"):
 2. **When**: the person's *first* add is the conversion. Adds to a second staff member and
    re-adds after deletion are counted in ``adds`` but never re-attributed or double counted.
    A customer reached through two WeCom accounts converts once (the earlier add).
-3. **Which invitation**: among the customer's invitations (failed sends excluded), one sent
+3. **Which invitation**: among the customer's *attempted* invitations (``lifecycle.ATTEMPTED``:
+   a planned call or an SMS never taken by the provider earned nothing), one sent
    at most ``window_days`` before the add; preferring the one whose state the add carries,
    then the most recent (last touch). An add after the window is ``late``: still a conversion
    (the buyer is in the private domain, so invite and audience drop them) but not attributed.
@@ -24,11 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from privmigrate.invite.lifecycle import ATTEMPTED
+
 CONTACT_COLUMNS = ["external_userid", "staff", "added_at", "state", "remark_phones", "source",
                    "source_ref"]
 INVITATION_COLUMNS = ["invitation_id", "night", "batch_id", "campaign", "customer_id", "channel",
                       "template_id", "variant", "offer", "staff", "state", "planned_at", "status",
-                      "sent_at"]
+                      "sent_at", "outcome_at"]
 HOLDOUT_COLUMNS = ["night", "campaign", "customer_id", "segment"]
 CONVERSION_COLUMNS = ["customer_id", "external_userid", "staff", "added_at", "state", "source",
                       "match_method", "invitation_id", "attributed", "reason",
@@ -46,7 +49,6 @@ class AttributionRules:
     """The knobs of attribution ([track] in privmigrate.toml)."""
 
     window_days: float = 7.0
-    exclude_statuses: tuple[str, ...] = ("failed",)
 
     @property
     def window(self) -> pd.Timedelta:
@@ -107,9 +109,11 @@ def with_columns(frame: pd.DataFrame | None, columns: list[str]) -> pd.DataFrame
 
 
 def invitation_times(invitations: pd.DataFrame) -> pd.Series:
-    """When each invitation reached the buyer: sent_at, else planned_at, else the night."""
+    """When each invitation reached the buyer: sent_at (SMS), else outcome_at (the call, the
+    staff add), else planned_at, else the night."""
     inv = with_columns(invitations, INVITATION_COLUMNS)
     t0 = local_times(inv["sent_at"])
+    t0 = t0.fillna(local_times(inv["outcome_at"]))
     t0 = t0.fillna(local_times(inv["planned_at"]))
     return t0.fillna(local_times(inv["night"]))
 
@@ -142,9 +146,11 @@ def attribute(
     """Turn WeCom adds into conversions (one row per converted person); see module doc."""
     rules = rules or AttributionRules()
     c = _prepare_contacts(contacts)
-    inv = _prepare_invitations(invitations, rules)
+    every = _prepare_invitations(invitations)
+    inv = every[isin(every["status"], sorted(ATTEMPTED))]
     persons = _first_adds(c)
-    people = _resolve_customers(c, customers, inv)
+    # a call's state names its customer whether or not the call was confirmed back
+    people = _resolve_customers(c, customers, every)
     identified = persons.merge(people, on="external_userid", how="inner")
     identified = _pick_invitation(identified, inv, rules)
     identified = _reason_without_invitation(identified, holdouts)
@@ -169,9 +175,8 @@ def _prepare_contacts(contacts: pd.DataFrame) -> pd.DataFrame:
         drop=True)
 
 
-def _prepare_invitations(invitations: pd.DataFrame, rules: AttributionRules) -> pd.DataFrame:
-    inv = with_columns(invitations, INVITATION_COLUMNS)
-    inv = inv[~inv["status"].isin(list(rules.exclude_statuses))].copy()
+def _prepare_invitations(invitations: pd.DataFrame) -> pd.DataFrame:
+    inv = with_columns(invitations, INVITATION_COLUMNS).copy()
     inv["t0"] = invitation_times(inv)
     inv["state"] = inv["state"].astype("string")
     inv["customer_id"] = inv["customer_id"].astype("string")

@@ -1,9 +1,11 @@
 """Lift: did inviting buyers make more of them add us on WeCom than holding them out?
 
-Pure pandas. The unit is an *assignment*: each invitation row (invited arm) and each holdout row
-(control arm). An assignment converted when its customer's first WeCom add falls within
-``window_days`` after it (invitation: sent_at, else planned_at, else the night; holdout: the
-earliest send of the same night and campaign, else the night). The outcome is the same in both
+Pure pandas; which rows count (attempted invitations, the as-of date) is decided by
+``track.metrics``, the one caller. The unit is an *assignment*: each invitation row (invited
+arm) and each holdout row (control arm). An assignment converted when its customer's first
+WeCom add falls within ``window_days`` after it (invitation: sent_at, else outcome_at, else
+planned_at, else the night; holdout: the earliest attempt of the same night and campaign,
+else the night). The outcome is the same in both
 arms whatever matched the add (state or remark mobile), so the comparison is fair; which
 invitation got the credit is attribution's business, not lift's.
 
@@ -44,7 +46,7 @@ DIMENSIONS = {
 NONE_LABEL = "(none)"
 LIFT_COLUMNS = ["dimension", "group", "invited_n", "invited_converted", "invited_rate",
                 "holdout_n", "holdout_converted", "holdout_rate", "lift_abs", "lift_ci_low",
-                "lift_ci_high", "lift_rel", "significant", "unidentified", "holdout_basis"]
+                "lift_ci_high", "lift_rel", "significant", "holdout_basis"]
 STRATUM = ["night", "campaign", "segment"]
 
 
@@ -76,62 +78,36 @@ def newcombe_difference(k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.n
     return d, low, high
 
 
-def lift_table(
+def assignments(
     invitations: pd.DataFrame,
     holdouts: pd.DataFrame,
     conversions: pd.DataFrame,
-    by: str = "overall",
     *,
     customers: pd.DataFrame | None = None,
     window_days: float = 7.0,
-    as_of: pd.Timestamp | None = None,
-    count_unidentified: bool = True,
-    delivered_only: bool = False,
-    confidence: float = 0.95,
-) -> pd.DataFrame:
-    """Invited vs holdout conversion per group of ``by`` (a key of ``DIMENSIONS``).
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both arms' units with their ``t0`` and ``converted``: (invited, holdout peers).
 
-    ``customers`` supplies the segment of invited buyers when invitations carry none.
-    ``as_of`` drops assignments whose window has not closed yet (both arms alike).
-    ``count_unidentified`` adds per-batch adds with no known customer to the invited arm of the
-    group their customer_channel belongs to (only where every invitation with that state is in
-    one group). ``delivered_only`` drops failed sends from the invited arm (default: intention
-    to treat, which keeps the arms comparable).
+    The caller (``track.metrics.measure``) has already kept only attempted invitations and
+    the holdouts and conversions of the as-of date. ``customers`` supplies the segment of
+    invitations that carry none.
     """
-    return lift_report(invitations, holdouts, conversions, (by,), customers=customers,
-                       window_days=window_days, as_of=as_of,
-                       count_unidentified=count_unidentified, delivered_only=delivered_only,
-                       confidence=confidence)
+    window = pd.Timedelta(days=window_days)
+    first_add = _first_add_by_customer(conversions)
+    invited = _outcome(_invited_units(invitations, customers), first_add, window)
+    held = _outcome(_holdout_units(holdouts, invitations), first_add, window)
+    return invited, held
 
 
-def lift_report(
-    invitations: pd.DataFrame,
-    holdouts: pd.DataFrame,
-    conversions: pd.DataFrame,
-    dimensions: tuple[str, ...] = ("overall", "segment", "template", "variant", "staff"),
-    *,
-    customers: pd.DataFrame | None = None,
-    window_days: float = 7.0,
-    as_of: pd.Timestamp | None = None,
-    count_unidentified: bool = True,
-    delivered_only: bool = False,
-    confidence: float = 0.95,
-) -> pd.DataFrame:
-    """``lift_table`` for several dimensions stacked (the report's lift sheet)."""
+def lift_groups(invited: pd.DataFrame, held: pd.DataFrame,
+                dimensions: tuple[str, ...] = ("overall",),
+                confidence: float = 0.95) -> pd.DataFrame:
+    """Invited vs holdout conversion per group of each of ``dimensions`` (keys of
+    ``DIMENSIONS``), stacked in that order."""
     for by in dimensions:
         if by not in DIMENSIONS:
             raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}, got {by!r}")
-    window = pd.Timedelta(days=window_days)
-    assigned = _invited_units(invitations, customers, delivered_only)
-    first_add = _first_add_by_customer(conversions)
-    invited = _outcome(assigned, first_add, window, as_of)
-    held = _outcome(_holdout_units(holdouts, invitations), first_add, window, as_of)
-    frames = []
-    for by in dimensions:
-        table = _groups(invited, held, by)
-        if count_unidentified and len(table):
-            table = _add_unidentified(table, assigned, conversions, DIMENSIONS[by])
-        frames.append(_with_rates(table, confidence))
+    frames = [_with_rates(_groups(invited, held, by), confidence) for by in dimensions]
     frames = [f for f in frames if len(f)]
     if not frames:
         return _with_rates(pd.DataFrame(columns=LIFT_COLUMNS), confidence)
@@ -150,7 +126,6 @@ def _groups(invited: pd.DataFrame, held: pd.DataFrame, by: str) -> pd.DataFrame:
                      "invited_converted": int(units["converted"].sum()),
                      "holdout_n": len(control),
                      "holdout_converted": int(control["converted"].sum()),
-                     "unidentified": 0,
                      "holdout_basis": "same night·campaign·segment strata"})
     return pd.DataFrame(rows, columns=LIFT_COLUMNS)
 
@@ -159,11 +134,8 @@ def _labels(values: pd.Series) -> pd.Series:
     return values.astype("string").fillna(NONE_LABEL).replace("", NONE_LABEL)
 
 
-def _invited_units(invitations: pd.DataFrame, customers: pd.DataFrame | None,
-                   delivered_only: bool) -> pd.DataFrame:
+def _invited_units(invitations: pd.DataFrame, customers: pd.DataFrame | None) -> pd.DataFrame:
     inv = with_columns(invitations, [*INVITATION_COLUMNS, "segment"])
-    if delivered_only:
-        inv = inv[~inv["status"].isin(["failed"])]
     inv = inv.assign(t0=invitation_times(inv), customer_id=inv["customer_id"].astype("string"))
     if customers is not None and inv["segment"].isna().any():
         # same key dtype on both sides: mixed string dtypes make the join several times slower
@@ -200,40 +172,17 @@ def _first_add_by_customer(conversions: pd.DataFrame) -> pd.DataFrame:
     return conv.groupby("customer_id", as_index=False)["added_at"].min()
 
 
-def _outcome(units: pd.DataFrame, first_add: pd.DataFrame, window: pd.Timedelta,
-             as_of: pd.Timestamp | None) -> pd.DataFrame:
+def _outcome(units: pd.DataFrame, first_add: pd.DataFrame,
+             window: pd.Timedelta) -> pd.DataFrame:
     units = units[units["t0"].notna()].merge(first_add, on="customer_id", how="left")
-    if as_of is not None:
-        units = units[units["t0"] + window <= pd.Timestamp(as_of)]
     delta = units["added_at"] - units["t0"]
     converted = (delta >= pd.Timedelta(0)) & (delta <= window)
     return units.assign(converted=converted.fillna(False).astype(bool))
 
 
-def _add_unidentified(table: pd.DataFrame, assigned: pd.DataFrame,
-                      conversions: pd.DataFrame, col: str | None) -> pd.DataFrame:
-    """Per-batch adds with no customer, placed in the one group their state belongs to."""
-    conv = with_columns(conversions, CONVERSION_COLUMNS)
-    anon = conv[conv["customer_id"].isna() & conv["attributed"].fillna(False).astype(bool)]
-    if anon.empty:
-        return table
-    inv = assigned[assigned["state"].notna()]
-    inv = inv.assign(state=inv["state"].astype("string"))
-    inv["group"] = "all" if col is None else _labels(inv[col])
-    owner = inv.groupby("state")["group"].agg(["nunique", "first"])
-    owner = owner[owner["nunique"] == 1]["first"]
-    placed = anon["state"].astype("string").map(owner).dropna().value_counts()
-    table = table.copy()
-    table["unidentified"] = table["group"].map(placed).fillna(0).astype("int64")
-    table["invited_converted"] = np.minimum(
-        table["invited_converted"] + table["unidentified"], table["invited_n"])
-    return table
-
-
 def _with_rates(table: pd.DataFrame, confidence: float) -> pd.DataFrame:
     t = table.copy()
-    for col in ("invited_n", "invited_converted", "holdout_n", "holdout_converted",
-                "unidentified"):
+    for col in ("invited_n", "invited_converted", "holdout_n", "holdout_converted"):
         t[col] = pd.to_numeric(t[col]).fillna(0).astype("int64")
     with np.errstate(invalid="ignore", divide="ignore"):
         t["invited_rate"] = t["invited_converted"] / t["invited_n"].replace(0, np.nan)

@@ -7,7 +7,7 @@ nightly pipeline; the caller holds the workspace lock.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,11 @@ from privmigrate.track.attribution import (
     HOLDOUT_COLUMNS,
     INVITATION_COLUMNS,
     attribute,
+    local_times,
     merge_with_ledger,
     with_columns,
 )
-from privmigrate.track.lift import lift_report
+from privmigrate.track.metrics import Measured, day_end, measure
 from privmigrate.track.settings import CORP_ID_ENV, SECRET_ENV, TrackSettings, track_settings
 from privmigrate.track.sources import read_contact_files
 from privmigrate.workspace import Workspace
@@ -46,15 +47,20 @@ def run_track(
     dry_run: bool = False,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], Any] | None = None,
+    as_of: date | None = None,
 ) -> dict[str, Any]:
     """Track one night: ``files``, else the API when ``from_api``, else ``inbox/<inbox_subdir>/``.
 
+    ``as_of`` (default: the date of ``now``): adds dated after it are set aside, never
+    recorded or counted (``future_adds``; they count on the night they are not in the future
+    any more). The figures are ``track.metrics``' as of that date.
     ``dry_run`` attributes and measures but writes nothing (the token cache excepted).
 
     Returns a JSON-ready summary (counts, warnings, lift rows). Raises InputError for a bad
     file, ConfigError for bad config or missing credentials, RemoteError when WeCom refuses.
     """
     now = now or shanghai_now()
+    as_of = as_of or now.date()
     settings = track_settings(read_config(ws.config_path))
     warnings: list[str] = []
     summary: dict[str, Any] = {"source": "api" if from_api else "file", "files": [],
@@ -69,6 +75,7 @@ def run_track(
                 folder = ws.inbox_dir / settings.inbox_subdir
                 warnings.append(f"no contact files given or in {folder}; pass FILE… or --from-api")
             contacts = read_contact_files(paths, settings.aliases)
+        contacts = _set_aside_future(contacts, as_of, summary, warnings)
         invitations = store.read_invitations(conn)
         holdouts = store.read_holdouts(conn)
         if invitations is None:
@@ -93,12 +100,48 @@ def run_track(
                 summary["wecom_add"] = reconcile_adds(conn, now)
             conversions = store.read_conversions(conn)
     summary.update(_counts(result, plan, contacts, new_contacts, conversions))
-    lift = lift_report(invitations, holdouts, conversions, settings.lift_dimensions,
-                       customers=customers, window_days=settings.rules.window_days)
-    summary["lift"] = _records(lift)
+    measured = measure(invitations, holdouts, conversions, as_of=as_of,
+                       window_days=settings.rules.window_days, customers=customers,
+                       dimensions=settings.lift_dimensions)
+    summary["as_of"] = as_of.isoformat()
+    summary["figures"] = measured.figures.to_dict()
+    summary["lift"] = _records(measured.lift)
     summary["window_days"] = settings.rules.window_days
     summary["warnings"] = warnings
     return summary
+
+
+def measure_workspace(ws: Workspace, as_of: date,
+                      customers: pd.DataFrame | None = None) -> Measured:
+    """The figures of the workspace's ledger as of ``as_of`` (what report and run show)."""
+    settings = track_settings(read_config(ws.config_path))
+    invitations = holdouts = conversions = None
+    if ws.state_db.exists():
+        with open_ledger(ws.state_db) as conn:
+            invitations = store.read_invitations(conn)
+            holdouts = store.read_holdouts(conn)
+            conversions = store.read_conversions(conn)
+    if customers is None and ws.customers_path.exists():
+        customers = _customers(ws, [])
+    return measure(invitations, holdouts, conversions, as_of=as_of,
+                   window_days=settings.rules.window_days, customers=customers,
+                   dimensions=settings.lift_dimensions)
+
+
+def _set_aside_future(contacts: pd.DataFrame, as_of: date, summary: dict[str, Any],
+                      warnings: list[str]) -> pd.DataFrame:
+    """Adds dated after the as-of date cannot have happened yet: a wrong clock or cell."""
+    added = local_times(with_columns(contacts, ["added_at"])["added_at"])
+    future = (added >= day_end(as_of)).fillna(False).to_numpy()
+    summary["future_adds"] = int(future.sum())
+    if future.any():
+        first = contacts.loc[future].iloc[0]
+        where = f"{first.get('source_ref') or 'the API'}"
+        warnings.append(
+            f"{int(future.sum())} WeCom adds dated after the as-of date {as_of} set aside, "
+            f"not counted (first: {where}, add_time {first['added_at']}); check the export's "
+            "dates or pass --as-of")
+    return contacts.loc[~future].reset_index(drop=True)
 
 
 def _from_api(conn: Any, settings: TrackSettings, progress: Progress, summary: dict[str, Any],

@@ -13,7 +13,7 @@ from privmigrate.track.sources import DEFAULT_ALIASES
 CORP_ID_ENV = "PRIVMIGRATE_WECOM_CORP_ID"
 SECRET_ENV = "PRIVMIGRATE_WECOM_SECRET"
 
-_TRACK_KEYS = ("window_days", "exclude_statuses", "inbox_subdir", "lift_dimensions",
+_TRACK_KEYS = ("window_days", "inbox_subdir", "lift_dimensions",
                "wecom", "columns")
 _WECOM_KEYS = ("base_url", "staff", "link_ids", "acquisition_links", "timeout_seconds",
                "attempts", "calls_per_minute", "rate_limit_pause_seconds")
@@ -47,11 +47,12 @@ def _strings(section: Section, key: str, default: tuple[str, ...]) -> tuple[str,
 def track_settings(raw: dict[str, Any]) -> TrackSettings:
     """Parse ``[track]``; every error names its dotted key."""
     sec = Section.of(raw, "track")
+    if "exclude_statuses" in sec.data:
+        raise sec.fail("exclude_statuses", "is no longer read: only attempted invitations "
+                       "(an SMS the provider took, a call made, a staff add done) are credited "
+                       "or counted; delete the line")
     sec.unknown_keys(_TRACK_KEYS)
-    rules = AttributionRules(
-        window_days=sec.number("window_days", 7, lo=0.5, hi=90),
-        exclude_statuses=_strings(sec, "exclude_statuses", ("failed",)),
-    )
+    rules = AttributionRules(window_days=sec.number("window_days", 7, lo=0.5, hi=90))
     from privmigrate.track.lift import DIMENSIONS
 
     dims = _strings(sec, "lift_dimensions", LIFT_DIMENSIONS)

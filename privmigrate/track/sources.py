@@ -72,7 +72,7 @@ def _read_rows(path: Path) -> list[list[object]]:
 
             sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
             return [list(r) for r in sheet.to_python(skip_empty_area=False)]
-        return _read_csv_rows(path)
+        return read_csv_rows(path)
     except InputError:
         raise
     except Exception as exc:  # calamine and pandas raise many types for a broken file
@@ -81,7 +81,7 @@ def _read_rows(path: Path) -> list[list[object]]:
             "or UTF-8 .csv") from exc
 
 
-def _read_csv_rows(path: Path) -> list[list[object]]:
+def read_csv_rows(path: Path) -> list[list[object]]:
     raw = path.read_bytes()
     for encoding in ("utf-8-sig", "gb18030", "utf-16"):
         try:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import stat
-import sys
 import zipfile
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
-import pyarrow.parquet as pq
 import pytest
 from lxml import etree
 
@@ -58,7 +55,7 @@ def test_overview_headline_figures(book):
     assert figures["客户数"] == 60
     assert figures["可短信触达"] == 60 - 6  # every 9th customer has no phone
     assert figures["累计已邀约"] == 12  # accepted or called invitations
-    assert figures["已添加企微(归因)"] == 6
+    assert figures["已添加企微(邀约后窗口内)"] == 6
     assert figures["转化率"] == pytest.approx(0.5)
     assert sheet["B2"].number_format == "yyyy-mm-dd"
     assert "taobao" in _texts(sheet)  # freshness per source
@@ -195,24 +192,18 @@ def _figures(book) -> dict:
     return {r[0].value: r[1].value for r in book["概览"].iter_rows() if r[0].value}
 
 
-def test_lift_from_the_track_module_once_windows_close(ws):
+def test_lift_counts_attempted_invitations_only(ws):
     summary = write_report(ws, as_of=date(2026, 12, 31))
-    assert summary["lift_method"] == "track" and summary["lift"] == pytest.approx(0.3)
+    # 12 of the 20 invitations were attempted (accepted or called), 6 of them converted; the
+    # held-out peers of the same nights did not
+    figures = summary["figures"]
+    assert (figures["invited"], figures["converted"]) == (12, 6)
+    assert summary["lift_method"] == "track" and summary["lift"] == pytest.approx(0.5)
     book = openpyxl.load_workbook(summary["path"])
-    assert _figures(book)["提升(邀约−对照)"] == pytest.approx(0.3)
+    assert _figures(book)["提升(邀约−对照)"] == pytest.approx(0.5)
+    assert _figures(book)["对照组(同夜)"] == figures["holdout"]
     rows = [r for r in book["邀约"].iter_rows(values_only=True) if r[0] == "总体"]
-    assert rows and rows[0][2] == 20 and rows[0][5] == 10  # invited and holdout assignments
-
-
-def test_simple_lift_when_track_is_absent(ws, monkeypatch):
-    monkeypatch.setitem(sys.modules, "privmigrate.track.lift", None)  # import fails
-    summary = write_report(ws, as_of=date(2026, 12, 31))
-    assert summary["lift_method"] == "simple"
-    # 6 of 20 invited customers added us; none of the 20 held-out ones did
-    assert summary["lift"] == pytest.approx(6 / 20)
-    note = next(r[2].value for r in openpyxl.load_workbook(summary["path"])["概览"].iter_rows()
-                if r[0].value == "提升(邀约−对照)")
-    assert "简单差值" in note
+    assert rows and rows[0][2] == 12 and rows[0][5] == figures["holdout"]
 
 
 def test_zip64_detail_entry_still_opens(ws, monkeypatch):
@@ -237,14 +228,25 @@ def test_audiences_from_the_ledger(book):
     assert book["人群包"]["F2"].value is None  # no figures yet: blank, not 0%
 
 
-def test_as_of_defaults_to_the_scoring_date(tmp_path):
+def test_as_of_defaults_to_today_in_shanghai(tmp_path, monkeypatch):
+    from privmigrate import clock
+
     ws = build_workspace(tmp_path / "ws", customers=5, ledger=False)
-    table = pq.read_table(ws.customers_path)
-    meta = {b"privmigrate": json.dumps({"as_of": "2026-11-18"}).encode()}
-    pq.write_table(table.replace_schema_metadata(meta), ws.customers_path)
+    monkeypatch.setattr(clock, "shanghai_now", lambda: datetime(2026, 11, 21, 0, 30))
     summary = write_report(ws)
-    assert summary["as_of"] == "2026-11-18"
-    assert summary["path"].endswith("privmigrate-2026-11-18.xlsx")
+    assert summary["as_of"] == "2026-11-21"
+    assert summary["path"].endswith("privmigrate-2026-11-21.xlsx")
+
+
+def test_latest_never_goes_back_to_an_older_as_of(ws):
+    newer = write_report(ws, as_of=date(2026, 11, 20))
+    older = write_report(ws, as_of=date(2026, 11, 19))
+    latest = ws.reports_dir / "latest.xlsx"
+    assert older["latest"] is None and "privmigrate-2026-11-20.xlsx" in older["warnings"][0]
+    assert latest.read_bytes() == Path(newer["path"]).read_bytes()
+    assert Path(older["path"]).exists()  # the older one is written, under its own name
+    again = write_report(ws, as_of=date(2026, 11, 20))
+    assert again["latest"] == str(latest) and not again["warnings"]
 
 
 def test_rejects_counted_by_reason_without_cell_contents(book):

@@ -69,7 +69,11 @@ def test_track_from_a_file_records_conversions_and_lift(ws, tmp_path):
     assert summary["duplicate_persons"] == 1 and summary["repeat_adds"] == 1
     assert summary["unmatched_persons"] == 1
     overall = next(r for r in summary["lift"] if r["dimension"] == "overall")
-    assert overall["invited_n"] == 6 and overall["holdout_n"] == 3
+    # C006's SMS failed: no invitation; only 重要价值客户 was invited, so its holdout (C007)
+    assert overall["invited_n"] == 5 and overall["holdout_n"] == 1
+    figures = summary["figures"]
+    assert (figures["invited"], figures["converted"], figures["holdout"]) == (5, 2, 1)
+    assert figures["lift"] == pytest.approx(overall["lift_abs"])
     conv = _conversions(ws).set_index("external_userid")
     assert conv.loc["wx1", "invitation_id"] == "I1" and bool(conv.loc["wx1", "attributed"])
     with open_ledger(ws.state_db) as conn:
@@ -234,3 +238,24 @@ def test_unknown_config_key_is_rejected(ws, tmp_path):
     result = runner.invoke(app, ["track", _csv(tmp_path), "-w", str(ws.root)])
     assert result.exit_code == 1 and "track.wecom.base_ulr" in result.output
 
+
+
+def test_adds_after_the_as_of_date_are_set_aside_never_counted(ws, tmp_path):
+    path = tmp_path / "future.csv"
+    path.write_text("external_userid,userid,state,remark_mobiles,add_time\n"
+                    "wxF,s1,,13800000002,2031-01-01 10:00:00\n"
+                    f"wxN,s1,,{w.phone(2)},2026-11-12 09:00:00\n", encoding="utf-8")
+    result = runner.invoke(app, ["track", str(path), "-w", str(ws.root), "--json",
+                                 "--as-of", "2026-11-30"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["future_adds"] == 1 and summary["adds_read"] == 1
+    assert any("after the as-of date 2026-11-30" in x for x in summary["warnings"])
+    assert set(_conversions(ws)["external_userid"]) == {"wxN"}
+    with open_ledger(ws.state_db) as conn:
+        seen = {r[0] for r in conn.execute("SELECT external_userid FROM wecom_contacts")}
+    assert seen == {"wxN"}  # not even kept as a raw add: it is read again when it is due
+    # and a conversion already recorded but dated after an earlier as-of is not counted then
+    early = json.loads(runner.invoke(app, ["track", "--dry-run", "--json", "-w", str(ws.root),
+                                           "--as-of", "2026-11-11"]).stdout)
+    assert early["figures"]["converted"] == 0

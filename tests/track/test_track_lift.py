@@ -1,16 +1,27 @@
-"""Lift: counts per arm, holdout strata, per-batch adds, and the Newcombe interval."""
+"""Lift: counts per arm, holdout strata, the as-of cut, and the Newcombe interval."""
 
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from privmigrate.track.attribution import attribute
-from privmigrate.track.lift import lift_report, lift_table, newcombe_difference, wilson_interval
+from privmigrate.track.lift import newcombe_difference, wilson_interval
+from privmigrate.track.metrics import measure
 from tests.track import track_world as w
+
+LATER = date(2026, 12, 31)
+
+
+def lift_table(inv, hold, conv, by, *, as_of=LATER, window_days=7.0, customers=None):
+    """The lift rows of one dimension, as every command gets them (track.metrics)."""
+    table = measure(inv, hold, conv, as_of=as_of, window_days=window_days,
+                    customers=customers, dimensions=(by,)).lift
+    return table[table["dimension"] == by].reset_index(drop=True)
 
 
 @pytest.mark.parametrize(("k1", "n1", "k2", "n2", "low", "high"), [
@@ -83,25 +94,34 @@ def test_conversion_outside_the_window_does_not_count_in_either_arm():
     assert row["invited_converted"] == 40 and row["holdout_converted"] == 5
 
 
-def test_open_windows_are_left_out_with_as_of():
+def test_nothing_after_the_as_of_date_counts():
     inv, hold, conv = _world()
-    assert lift_table(inv, hold, conv, "overall", as_of=pd.Timestamp("2026-11-12")).empty
-    row = lift_table(inv, hold, conv, "overall", as_of=pd.Timestamp("2026-11-18")).iloc[0]
-    assert row["invited_n"] == 200 and row["holdout_n"] == 100
+    # adds on 11-12: not yet happened on 11-11, in neither arm
+    row = lift_table(inv, hold, conv, "overall", as_of=date(2026, 11, 11)).iloc[0]
+    assert (row["invited_n"], row["invited_converted"]) == (200, 0)
+    assert (row["holdout_n"], row["holdout_converted"]) == (100, 0)
+    # the night itself is after 11-09: no invitation, no holdout peer
+    assert lift_table(inv, hold, conv, "overall", as_of=date(2026, 11, 9)).empty
 
 
-def test_per_batch_adds_count_for_their_template_only():
+def test_only_attempted_invitations_count():
+    inv, hold, conv = _world()
+    planned = inv.assign(invitation_id=inv["invitation_id"] + "p", night="2026-11-11",
+                         status="planned", sent_at=None)
+    failed = inv.head(10).assign(invitation_id=inv["invitation_id"].head(10) + "f",
+                                 status="failed")
+    row = lift_table(pd.concat([inv, planned, failed]), hold, conv, "overall").iloc[0]
+    assert (row["invited_n"], row["invited_converted"]) == (200, 40)
+
+
+def test_per_batch_adds_are_counted_apart_from_every_rate():
     inv, hold, conv = _world()
     anon = pd.DataFrame({"customer_id": [None] * 3, "external_userid": ["a1", "a2", "a3"],
                          "added_at": "2026-11-12 10:00:00", "attributed": True,
                          "state": ["tplB", "tplB", "tplA"]})
-    table = lift_table(inv, hold, pd.concat([conv, anon]), "template").set_index("group")
-    assert table.loc["sms_b", "unidentified"] == 2
-    assert table.loc["sms_b", "invited_converted"] == 2
-    assert table.loc["sms_a", "unidentified"] == 1
-    seg = lift_table(inv, hold, pd.concat([conv, anon]), "segment",
-                     count_unidentified=False).iloc[0]
-    assert seg["unidentified"] == 0 and seg["invited_converted"] == 40
+    measured = measure(inv, hold, pd.concat([conv, anon]), as_of=LATER)
+    assert measured.figures.batch_adds == 3
+    assert measured.figures.converted == 40
 
 
 def test_segment_comes_from_customers_when_invitations_lack_it():
@@ -114,20 +134,18 @@ def test_segment_comes_from_customers_when_invitations_lack_it():
 
 def test_lift_on_the_attribution_fixture():
     res = attribute(w.contacts(), w.customers(), w.invitations(), w.holdouts())
-    report = lift_report(w.invitations(), w.holdouts(), res.conversions,
-                         customers=w.customers())
+    measured = measure(w.invitations(), w.holdouts(), res.conversions, as_of=LATER,
+                       customers=w.customers(),
+                       dimensions=("overall", "segment", "template", "variant", "staff"))
+    report = measured.lift
     overall = report[report["dimension"] == "overall"].iloc[0]
-    # intention to treat: C001, C002 and C006 (whose SMS failed) added within 7 days, C005 late;
-    # plus wx3, the per-batch add through tplA
-    assert overall["invited_n"] == 6
-    assert overall["invited_converted"] == 4 and overall["unidentified"] == 1
-    delivered = lift_table(w.invitations(), w.holdouts(), res.conversions, "overall",
-                           customers=w.customers(), delivered_only=True).iloc[0]
-    assert (delivered["invited_n"], delivered["invited_converted"]) == (5, 3)
-    # holdout strata: night × winback × both segments (C006 is 一般保持客户): C007 converted
-    assert (overall["holdout_n"], overall["holdout_converted"]) == (3, 1)
+    # attempted only: C006's SMS failed, so it is no invitation; C001 and C002 added within
+    # 7 days, C005 late; wx3 (per-batch, no customer) is in no rate
+    assert overall["invited_n"] == 5 and overall["invited_converted"] == 2
+    assert measured.figures.batch_adds == 1
+    # holdout strata: night × winback × the segments invited
     seg = report[report["dimension"] == "segment"].set_index("group")
-    assert seg.loc["重要价值客户", "holdout_n"] == 1 and seg.loc["一般保持客户", "holdout_n"] == 2
+    assert overall["holdout_n"] == seg["holdout_n"].sum()
     assert set(report["dimension"]) == {"overall", "segment", "template", "variant", "staff"}
     staff = report[report["dimension"] == "staff"].set_index("group")
     assert staff.loc["agent1", "invited_converted"] == 1
@@ -137,4 +155,4 @@ def test_lift_on_the_attribution_fixture():
 def test_unknown_dimension_is_an_error():
     inv, hold, conv = _world()
     with pytest.raises(ValueError, match="by must be one of"):
-        lift_table(inv, hold, conv, "colour")
+        measure(inv, hold, conv, as_of=LATER, dimensions=("colour",))

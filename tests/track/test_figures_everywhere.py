@@ -69,11 +69,14 @@ def _from_the_ledger(ws: Workspace) -> dict:
     inv = inv[(pd.to_datetime(inv["night"]) < end) & (inv["t0"] < end)]
     conv["added_at"] = pd.to_datetime(conv["added_at"], format="mixed")
     conv = conv[conv["added_at"] < end]
+    seg = pd.read_parquet(ws.customers_path, columns=["customer_id", "segment"])
+    strata = inv.merge(seg, on="customer_id")[["night", "campaign", "segment"]]
+    peers = hold[pd.to_datetime(hold["night"]) < end].merge(strata.drop_duplicates())
     window = pd.Timedelta(days=7)
     got = inv.merge(conv, on="customer_id", how="left")
     delta = got["added_at"] - got["t0"]
     converted = int(((delta >= pd.Timedelta(0)) & (delta <= window)).sum())
-    return {"invited": len(inv), "converted": converted}
+    return {"invited": len(inv), "converted": converted, "holdout": len(peers)}
 
 
 def test_every_command_shows_the_same_figures(demo: Workspace, tmp_path: Path) -> None:
@@ -91,7 +94,8 @@ def test_every_command_shows_the_same_figures(demo: Workspace, tmp_path: Path) -
     assert cells["对照组转化率"] == pytest.approx(track["holdout_rate"])
     assert cells["提升(邀约−对照)"] == pytest.approx(track["lift"])
     ledger = _from_the_ledger(demo)
-    assert (track["invited"], track["converted"]) == (ledger["invited"], ledger["converted"])
+    assert (track["invited"], track["converted"], track["holdout"]) == (
+        ledger["invited"], ledger["converted"], ledger["holdout"])
 
 
 def test_the_demo_records_nothing_after_its_as_of_date(demo: Workspace) -> None:

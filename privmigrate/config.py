@@ -154,3 +154,69 @@ def env_secret(name: str, purpose: str) -> str:
             "privmigrate.toml or on the command line)"
         )
     return value
+
+
+# init's example values (privmigrate/sample_config): a config that still holds one would send
+# under another brand's signature, with an unapproved template or a dead link, or credit
+# WeCom accounts nobody owns. `run`, `invite --send` and `audience push` refuse it.
+EXAMPLE_SIGN_NAME = "示例旗舰店"
+EXAMPLE_TEMPLATE_CODES = ("SMS_000000001", "SMS_000000002")
+EXAMPLE_LINK = "work.weixin.qq.com/ca/demo"
+EXAMPLE_STAFF = {"advisor01": "小美", "advisor02": "小林"}
+# the ad account each pushing platform needs (达摩盘 packages are uploaded by hand)
+ACCOUNT_KEYS = {"tencent": "account_id", "oceanengine": "advertiser_id",
+                "qianchuan": "advertiser_id"}
+
+
+def example_values(raw: dict[str, Any], sections: Iterable[str] = ("invite", "audience"),
+                   platforms: Iterable[str] | None = None) -> list[str]:
+    """Each key of ``sections`` that still holds init's example value, as ``key (value)``;
+    ``platforms``: the ad platforms pushed to (default: those of [[audience.audiences]])."""
+    found: list[str] = []
+    wanted = set(sections)
+    if "invite" in wanted:
+        invite = raw.get("invite", {}) if isinstance(raw.get("invite"), dict) else {}
+        if invite.get("sign_name") == EXAMPLE_SIGN_NAME:
+            found.append(f"invite.sign_name ({EXAMPLE_SIGN_NAME})")
+        for i, tpl in enumerate(_entries(invite, "templates")):
+            if tpl.get("code") in EXAMPLE_TEMPLATE_CODES:
+                found.append(f"invite.templates[{i}].code ({tpl['code']})")
+            if EXAMPLE_LINK in str(tpl.get("text", "")):
+                found.append(f"invite.templates[{i}].text (the example link {EXAMPLE_LINK}…)")
+        for i, staff in enumerate(_entries(invite, "staff")):
+            if EXAMPLE_STAFF.get(str(staff.get("id"))) == staff.get("name"):
+                found.append(f"invite.staff[{i}] (id {staff['id']}, name {staff['name']})")
+    if "audience" in wanted:
+        audience = raw.get("audience", {}) if isinstance(raw.get("audience"), dict) else {}
+        used = set(platforms) if platforms is not None else {
+            str(a.get("platform", "tencent")) for a in _entries(audience, "audiences")}
+        for platform in sorted(used & set(ACCOUNT_KEYS)):
+            table = audience.get(platform, {}) if isinstance(audience.get(platform), dict) else {}
+            key = ACCOUNT_KEYS[platform]
+            if not str(table.get(key, table.get("account_id", "")) or "").strip():
+                found.append(f"audience.{platform}.{key} (empty)")
+    return found
+
+
+def _entries(section: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = section.get(key, [])
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def check_example_values(path: Path, command: str, *, dry_run: bool = False,
+                         sections: Iterable[str] = ("invite", "audience"),
+                         platforms: Iterable[str] | None = None) -> list[str]:
+    """Refuse (ConfigError) a config at ``path`` that still holds init's example values;
+    with ``dry_run`` return the same message as a warning instead (empty: nothing found)."""
+    found = example_values(read_config(path), sections, platforms)
+    if not found:
+        return []
+    message = example_message(found, command, path.name)
+    if dry_run:
+        return [message]
+    raise ConfigError(message)
+
+
+def example_message(found: list[str], command: str, path: str = "privmigrate.toml") -> str:
+    return (f"{path} still holds `privmigrate init`'s example values; `{command}` will not "
+            f"run until you fill these keys with your own: {'; '.join(found)}")

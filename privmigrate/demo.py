@@ -40,11 +40,26 @@ def is_demo_workspace(ws: Workspace) -> bool:
     return DEMO_OVERRIDES.strip() in text
 
 
+# init's example values (config.EXAMPLE_*) that `run` refuses, and the demo brand's own
+DEMO_VALUES = {
+    'sign_name = "示例旗舰店"': 'sign_name = "演示品牌"',
+    'code = "SMS_000000001"': 'code = "SMS_DEMO_0001"',
+    'code = "SMS_000000002"': 'code = "SMS_DEMO_0002"',
+    "work.weixin.qq.com/ca/demoA": "work.weixin.qq.com/ca/pmdA",
+    "work.weixin.qq.com/ca/demoB": "work.weixin.qq.com/ca/pmdB",
+    'name = "小美"': 'name = "演示顾问甲"',
+    'name = "小林"': 'name = "演示顾问乙"',
+}
+
+
 def demo_config_text() -> str:
-    """The sample configuration, as `init` writes it, with the demo's night settings."""
+    """The sample configuration with the demo brand's values in place of init's examples
+    (which `run` refuses) and the demo's night settings."""
     from privmigrate.sample_config import sample_config_text
 
     text = sample_config_text()
+    for example, demo in DEMO_VALUES.items():
+        text = text.replace(example, demo)
     return text.replace("audiences = true", "audiences = false") + DEMO_OVERRIDES
 
 

@@ -40,6 +40,11 @@ class Workspace:
                              f"(or set {WORKSPACE_ENV}) to a folder")
         return cls(path)
 
+    def is_workspace(self) -> bool:
+        """True once `init`, `demo` or `load` made this folder a workspace (its config, its
+        ledger or its order table is there); a lock file alone does not make one."""
+        return any(p.exists() for p in (self.config_path, self.state_db, self.orders_path))
+
     @property
     def config_path(self) -> Path:
         return self.root / "privmigrate.toml"

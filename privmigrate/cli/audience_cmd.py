@@ -172,6 +172,12 @@ def push(
     from privmigrate.audience.run import push_audience, push_configured_audiences
 
     ws = workspace(workspace_dir, must_exist=True)
+    from privmigrate.config import check_example_values
+
+    for warning in check_example_values(ws.config_path, "privmigrate audience push",
+                                        dry_run=dry_run, sections=("audience",),
+                                        platforms=None if all_configured else [platform or ""]):
+        stderr.print(f"Warning: {warning}", markup=False)
     if all_configured:
         if platform or name:
             raise PrivmigrateError("give --all, or --platform and --name, not both",

@@ -52,13 +52,27 @@ JsonOption = typer.Option(
 
 
 def workspace(path: Path | None, *, must_exist: bool = False) -> Workspace:
-    """The chosen workspace; ``must_exist`` for commands that read one (a mistyped
-    --workspace must not silently become a new, empty workspace)."""
+    """The chosen workspace; ``must_exist`` for every command but `init`, `demo` and `load`
+    (a mistyped --workspace must not silently become a new, empty workspace, nor get a lock
+    file that would make it look like one)."""
     ws = Workspace.at(path)
-    if must_exist and not ws.root.is_dir():
-        raise InputError(f"no workspace at {ws.root}; check --workspace (or {WORKSPACE_ENV}), "
-                         "or create one with `privmigrate init`")
+    if must_exist and not ws.is_workspace():
+        raise InputError(f"no workspace at {ws.root} (no privmigrate.toml, state.db or "
+                         f"data/orders.parquet); check --workspace (or {WORKSPACE_ENV}), or "
+                         "create one with `privmigrate init` or `privmigrate load`")
     return ws
+
+
+def output_file(path: Path | None, option: str = "--output") -> Path | None:
+    """An output file the user named: its folder must exist (a failed or mistyped command
+    creates no folder)."""
+    if path is None:
+        return None
+    folder = path.expanduser().resolve().parent
+    if not folder.is_dir():
+        raise InputError(f"{option} {path}: the folder {folder} does not exist; create it "
+                         "first or choose another path")
+    return path
 
 
 def parse_day(value: str | None, option: str) -> date | None:

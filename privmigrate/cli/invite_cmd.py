@@ -67,7 +67,13 @@ def register(app: typer.Typer) -> None:
         fixed = os.environ.get(NOW_ENV)
         now = resolve_now(fixed)
         day = _night(night, now.date())
-        ws = workspace(workspace_dir)
+        ws = workspace(workspace_dir, must_exist=True)
+        if send:
+            from privmigrate.config import check_example_values
+
+            for warning in check_example_values(ws.config_path, "privmigrate invite --send",
+                                                dry_run=dry_run, sections=("invite",)):
+                stderr.print(f"Warning: {warning}")
         clock = (lambda: now) if fixed else None
         with ws.lock("invite"), progress(not as_json) as bar:
             summary = run_invite(ws, day, now=now, limit=limit, dry_run=dry_run, send=send,

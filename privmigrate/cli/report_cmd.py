@@ -12,6 +12,7 @@ from privmigrate.cli.common import (
     WorkspaceOption,
     emit_json,
     handle_errors,
+    output_file,
     parse_day,
     progress,
     stderr,
@@ -58,6 +59,7 @@ def report(
         raise InputError(f"--lang {chosen!r} is not known; use --lang zh or --lang en")
     if output is not None and output.suffix.lower() != ".xlsx":
         raise InputError(f"{output}: the workbook must end in .xlsx; choose another --output")
+    output_file(output)
     with progress(not as_json) as bar:
         summary = write_report(ws, output=output, lang=chosen,
                                as_of=as_of_date(parse_day(as_of, "--as-of")), progress=bar,

@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
 
         Example: privmigrate run --workspace /srv/brand   (cron: see --print-cron)
         """
-        from privmigrate.config import read_config
+        from privmigrate.config import check_example_values, read_config
         from privmigrate.pipeline import RunSettings, cron_lines, cron_quote, run_night
 
         ws = workspace(workspace_dir, must_exist=True)
@@ -70,11 +70,19 @@ def register(app: typer.Typer) -> None:
         if not ws.config_path.exists():
             raise InputError(f"{ws.config_path} not found; create it with `privmigrate init`")
         the_night = parse_night(night)
+        settings = RunSettings.from_config(read_config(ws.config_path))
+        sections = [s for s, on in (("invite", "invite" in settings.steps),
+                                    ("audience", "audience" in settings.steps
+                                     and settings.audiences)) if on]
+        warnings = check_example_values(ws.config_path, "privmigrate run", dry_run=dry_run,
+                                        sections=sections)
+        for warning in warnings:
+            stderr.print(f"Warning: {warning}")
         with ws.lock("run"), progress(verbose and not as_json) as bar:
             result = run_night(ws, the_night, now=shanghai_now(), dry_run=dry_run, progress=bar)
         code = result.exit_code
         if as_json:
-            emit_json(result.to_dict())
+            emit_json({**result.to_dict(), "warnings": warnings})
         elif verbose or dry_run or code != ExitCode.OK:
             print_steps(result.to_dict())
         if code != ExitCode.OK:

@@ -13,6 +13,7 @@ from privmigrate.cli.common import (
     WorkspaceOption,
     emit_json,
     handle_errors,
+    output_file,
     parse_day,
     stderr,
 )
@@ -123,7 +124,8 @@ def register(app: typer.Typer) -> None:
         if output is not None and output.suffix.lower() not in (".csv", ".xlsx"):
             raise typer.BadParameter("write a .csv or .xlsx file", param_hint="--output")
         day = as_of_date(parse_day(as_of, "--as-of"))
-        ws = open_workspace(workspace_dir)
+        output = output_file(output)
+        ws = open_workspace(workspace_dir, must_exist=not files)
         if files:
             result, loaded = _load_and_segment(ws, files, source, maps, encoding, as_json, day,
                                                split, output, reveal_phones)

@@ -42,8 +42,8 @@ class Workspace:
 
     def is_workspace(self) -> bool:
         """True once `init`, `demo` or `load` made this folder a workspace (its config, its
-        ledger or its order table is there); a lock file alone does not make one."""
-        return any(p.exists() for p in (self.config_path, self.state_db, self.orders_path))
+        ledger or its data/ folder is there); a lock file alone does not make one."""
+        return any(p.exists() for p in (self.config_path, self.state_db, self.data_dir))
 
     @property
     def config_path(self) -> Path:

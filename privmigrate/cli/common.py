@@ -58,7 +58,7 @@ def workspace(path: Path | None, *, must_exist: bool = False) -> Workspace:
     ws = Workspace.at(path)
     if must_exist and not ws.is_workspace():
         raise InputError(f"no workspace at {ws.root} (no privmigrate.toml, state.db or "
-                         f"data/orders.parquet); check --workspace (or {WORKSPACE_ENV}), or "
+                         f"data/); check --workspace (or {WORKSPACE_ENV}), or "
                          "create one with `privmigrate init` or `privmigrate load`")
     return ws
 

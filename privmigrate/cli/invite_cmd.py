@@ -18,7 +18,7 @@ from privmigrate.cli.common import (
     stderr,
     workspace,
 )
-from privmigrate.errors import ExitCode
+from privmigrate.errors import ExitCode, InputError
 
 
 def _night(value: str | None, today: date) -> date:
@@ -67,7 +67,9 @@ def register(app: typer.Typer) -> None:
         fixed = os.environ.get(NOW_ENV)
         now = resolve_now(fixed)
         day = _night(night, now.date())
-        ws = workspace(workspace_dir, must_exist=True)
+        ws = workspace(workspace_dir)
+        if not ws.config_path.exists():  # before the lock: a typo creates no folder
+            raise InputError(f"{ws.config_path} not found; create it with `privmigrate init`")
         if send:
             from privmigrate.config import check_example_values
 

@@ -52,6 +52,7 @@ def report(
     from privmigrate.report import write_report
     from privmigrate.report.settings import report_settings
 
+    day = as_of_date(parse_day(as_of, "--as-of"))
     ws = workspace(ws_path, must_exist=True)
     settings = report_settings(read_config(ws.config_path))
     chosen = lang or settings.lang
@@ -62,7 +63,7 @@ def report(
     output_file(output)
     with progress(not as_json) as bar:
         summary = write_report(ws, output=output, lang=chosen,
-                               as_of=as_of_date(parse_day(as_of, "--as-of")), progress=bar,
+                               as_of=day, progress=bar,
                                latest=settings.latest)
     if as_json:
         emit_json(summary)

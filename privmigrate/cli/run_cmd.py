@@ -56,8 +56,10 @@ def register(app: typer.Typer) -> None:
         from privmigrate.config import check_example_values, read_config
         from privmigrate.pipeline import RunSettings, cron_lines, cron_quote, run_night
 
-        ws = workspace(workspace_dir, must_exist=True)
+        ws = workspace(workspace_dir, must_exist=not print_cron)
         if print_cron:
+            if not ws.root.is_dir():
+                raise InputError(f"no workspace at {ws.root}; check --workspace")
             settings = RunSettings.from_config(read_config(ws.config_path))
             found = shutil.which("privmigrate")
             exe = cron_quote(found) if found else f"{cron_quote(sys.executable)} -m privmigrate"

@@ -104,7 +104,10 @@ def test_segment_command_on_a_workspace(ws: Workspace, runner, tmp_path: Path):
     result = runner.invoke(app, ["segment", "-w", str(ws.root), "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["customers"] == 3 and payload["as_of"] == "2026-03-01"
+    # the one as-of rule: today in Asia/Shanghai, not the latest order's date
+    from privmigrate.clock import shanghai_now
+
+    assert payload["customers"] == 3 and payload["as_of"] == shanghai_now().date().isoformat()
     assert payload["in_private_domain"] == 1 and payload["reachable_by_sms"] == 2
     assert sum(s["customers"] for s in payload["segments"]) == 3
     assert {"segment", "customers", "share", "revenue_share", "mean_orders", "mean_spend",

@@ -47,8 +47,8 @@ DEMO_VALUES = {
     'code = "SMS_000000002"': 'code = "SMS_DEMO_0002"',
     "work.weixin.qq.com/ca/demoA": "work.weixin.qq.com/ca/pmdA",
     "work.weixin.qq.com/ca/demoB": "work.weixin.qq.com/ca/pmdB",
-    'name = "小美"': 'name = "演示顾问甲"',
-    'name = "小林"': 'name = "演示顾问乙"',
+    'name = "小美"': 'name = "阿美"',
+    'name = "小林"': 'name = "阿林"',
 }
 
 
@@ -142,8 +142,10 @@ def simulate_wecom_adds(ws: Workspace, night: date, now: datetime, *,
     customers = read_customers(ws.customers_path).set_index("customer_id")
     rng = np.random.default_rng(seed)
     agreed = inv["call_outcome"].isin(["agreed", "added"])
-    rate = np.select([agreed, inv["status"] == "called", inv["status"] == "accepted"],
-                     [0.7, 0.15, 0.12], 0.0)
+    # a staff add (wecom_add) is accepted by the buyer or not: track's read-back decides
+    staff_add = (inv["channel"] == "wecom_add") & (inv["status"] == "planned")
+    rate = np.select([agreed, inv["status"] == "called", inv["status"] == "accepted",
+                      staff_add], [0.7, 0.15, 0.12, 0.4], 0.0)
     joined = inv[rng.random(len(inv)) < rate].copy()
     t0 = invitation_times(joined).reset_index(drop=True)
     organic = holdouts[rng.random(len(holdouts)) < 0.04].copy()
@@ -151,6 +153,7 @@ def simulate_wecom_adds(ws: Workspace, night: date, now: datetime, *,
     rows = []
     for i, r in enumerate(joined.itertuples(index=False)):
         per_person = r.channel == "call"
+        by_phone = r.channel == "wecom_add"  # the member typed the buyer's mobile as 备注
         phone = customers["phone"].get(r.customer_id)
         rows.append({
             "external_userid": f"wmDEMO{i:06d}",
@@ -158,7 +161,7 @@ def simulate_wecom_adds(ws: Workspace, night: date, now: datetime, *,
             "add_time": _before(now, t0[i] + _delay(rng)),
             "state": r.state if per_person else "",
             "customer_channel": "" if per_person else (r.state or ""),
-            "remark_mobiles": "" if per_person or pd.isna(phone) else phone,
+            "remark_mobiles": "" if (per_person and not by_phone) or pd.isna(phone) else phone,
         })
     for j, r in enumerate(organic.itertuples(index=False)):
         phone = customers["phone"].get(r.customer_id)

@@ -98,6 +98,8 @@ def run_track(
                 store.apply_plan(conn, plan, now)
             if store.table_exists(conn, "invitations"):  # staff adds seen, or out of time
                 summary["wecom_add"] = reconcile_adds(conn, now)
+                # the figures count the adds just reconciled, as the report will
+                invitations = with_columns(store.read_invitations(conn), INVITATION_COLUMNS)
             conversions = store.read_conversions(conn)
     summary.update(_counts(result, plan, contacts, new_contacts, conversions))
     measured = measure(invitations, holdouts, conversions, as_of=as_of,

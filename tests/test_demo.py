@@ -31,7 +31,7 @@ def test_demo_runs_a_whole_night_and_prints_the_workbook(tmp_path: Path) -> None
     assert list((root / "batches").glob("*/sms.csv"))
     # staff adds by phone: each account's sheet, and the 客服绩效 scorecard in the workbook
     adds = load_workbook(next((root / "batches").glob("*/wecom_add.xlsx")), read_only=True)
-    assert adds.sheetnames == ["小美", "小林"]
+    assert adds.sheetnames == ["阿美", "阿林"]  # the demo brand's staff, not init's examples
     assert "客服绩效" in sheets
     for platform in ("tencent", "oceanengine", "qianchuan", "alimama"):
         assert list((root / "audiences" / platform).rglob("manifest.json")), platform
